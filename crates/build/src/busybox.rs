@@ -1,0 +1,113 @@
+//! The BusyBox build: `defconfig` + fragments, static with musl-gcc against the kernel's
+//! headers, strictly checked, cached by its inputs.
+
+use crate::cache::{copy_atomic, Key};
+use crate::kconfig::{self, Fragment, Value};
+use crate::kernel::{check_config, make, reproducible_env, Built};
+use crate::run::run_logged;
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+
+pub struct BusyboxRequest<'a> {
+    pub src: &'a Path,
+    pub src_sha256: &'a str,
+    pub fragments: &'a [PathBuf],
+    /// The kernel's installed userspace headers (`.../usr/include`).
+    pub kernel_headers: &'a Path,
+    pub build_root: &'a Path,
+    pub log_dir: &'a Path,
+    pub jobs: usize,
+    pub epoch: u64,
+}
+
+/// Rewrites `.config` text so every fragment setting replaces the line for its option.
+pub fn apply_fragments(dotconfig: &str, fragments: &[Fragment], extra: &[(String, Value)]) -> String {
+    let mut wanted: Vec<(String, Value)> =
+        fragments.iter().flat_map(|f| f.settings.iter().map(|s| (s.name.clone(), s.value.clone()))).collect();
+    wanted.extend(extra.iter().cloned());
+    let names: std::collections::BTreeSet<&str> = wanted.iter().map(|(n, _)| n.as_str()).collect();
+    let mut out = String::new();
+    for line in dotconfig.lines() {
+        let name = line
+            .strip_prefix("# ")
+            .and_then(|r| r.strip_suffix(" is not set"))
+            .or_else(|| line.split_once('=').map(|(n, _)| n));
+        if name.is_some_and(|n| names.contains(n)) {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    for (name, value) in &wanted {
+        match value {
+            Value::Unset => out.push_str(&format!("# {name} is not set\n")),
+            Value::Set(v) => out.push_str(&format!("{name}={v}\n")),
+        }
+    }
+    out
+}
+
+pub fn build_busybox(req: &BusyboxRequest) -> Result<Built> {
+    let fragments: Vec<Fragment> = req.fragments.iter().map(|p| Fragment::load(p)).collect::<Result<_>>()?;
+    let merged = kconfig::merge(&fragments)?;
+    let mut key = Key::new("busybox-v1");
+    key.add(req.src_sha256)
+        .add(&merged)
+        .add(crate::tool_version("musl-gcc")?)
+        .add(req.kernel_headers.display().to_string())
+        .add(req.epoch.to_string());
+    let dir = req.build_root.join(format!("busybox-{}", key.short()));
+    let binary = dir.join("kiln-busybox");
+    let done = dir.join("kiln-done");
+    if done.exists() && binary.exists() {
+        return Ok(Built { path: binary, build_dir: dir, cached: true });
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+
+    let env = reproducible_env(req.epoch);
+    let log = req.log_dir.join("busybox-config.log");
+    run_logged("busybox defconfig", make(req.src, &dir, &["defconfig"], &env), &log)?;
+    let dotconfig = dir.join(".config");
+    let text = std::fs::read_to_string(&dotconfig).with_context(|| format!("reading {}", dotconfig.display()))?;
+    let cflags = format!("\"-isystem {}\"", req.kernel_headers.display());
+    let extra = [("CONFIG_EXTRA_CFLAGS".to_string(), Value::Set(cflags))];
+    std::fs::write(&dotconfig, apply_fragments(&text, &fragments, &extra))
+        .with_context(|| format!("writing {}", dotconfig.display()))?;
+    // BusyBox's kconfig has no olddefconfig: answer every new question with its default.
+    let oldconfig = make(req.src, &dir, &["oldconfig"], &env).stdin_bytes("\n".repeat(4000));
+    run_logged("busybox oldconfig", oldconfig, &log)?;
+    check_config(&fragments, &dotconfig)?;
+
+    let jobs = format!("-j{}", req.jobs);
+    let log = req.log_dir.join("busybox-build.log");
+    run_logged("busybox build", make(req.src, &dir, &[&jobs, "CC=musl-gcc", "busybox"], &env), &log)?;
+    copy_atomic(&dir.join("busybox"), &binary)?;
+    std::fs::write(&done, key.finish()).with_context(|| format!("writing {}", done.display()))?;
+    Ok(Built { path: binary, build_dir: dir, cached: false })
+}
+
+/// The install paths of every applet (`bin/sh`, `usr/bin/wc`, ...), from the binary itself.
+pub fn applets(busybox: &Path) -> Result<Vec<String>> {
+    let out = duct::cmd!(busybox, "--list-full")
+        .read()
+        .with_context(|| format!("running {} --list-full", busybox.display()))?;
+    Ok(out.lines().map(|l| l.trim().trim_start_matches('/').to_string()).filter(|l| !l.is_empty()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fragments_replace_existing_lines() {
+        let frag = Fragment::parse(Path::new("bb.config"), "# static\nCONFIG_STATIC=y\n# no tc\n# CONFIG_TC is not set\n").unwrap();
+        let base = "# CONFIG_STATIC is not set\nCONFIG_TC=y\nCONFIG_LS=y\n";
+        let extra = [("CONFIG_EXTRA_CFLAGS".to_string(), Value::Set("\"-isystem /h\"".into()))];
+        let out = apply_fragments(base, &[frag.clone()], &extra);
+        assert_eq!(out, "CONFIG_LS=y\nCONFIG_STATIC=y\n# CONFIG_TC is not set\nCONFIG_EXTRA_CFLAGS=\"-isystem /h\"\n");
+        assert!(kconfig::check(&[frag], &out).is_empty());
+    }
+}

@@ -1,0 +1,119 @@
+//! The Linux build: `allnoconfig` + fragments, strictly checked, cached by its inputs.
+
+use crate::cache::{copy_atomic, Key};
+use crate::kconfig::{self, Fragment};
+use crate::run::run_logged;
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+
+/// What a kernel build needs. `src` is the extracted, verified source tree.
+pub struct KernelRequest<'a> {
+    pub src: &'a Path,
+    /// sha256 of the source tarball: the identity of `src`.
+    pub src_sha256: &'a str,
+    pub fragments: &'a [PathBuf],
+    /// Where build trees live (`~/.cache/kiln/build`).
+    pub build_root: &'a Path,
+    pub log_dir: &'a Path,
+    pub jobs: usize,
+    pub epoch: u64,
+}
+
+pub struct Built {
+    pub path: PathBuf,
+    pub build_dir: PathBuf,
+    pub cached: bool,
+}
+
+/// Environment that makes a build independent of who built it, where and when.
+pub fn reproducible_env(epoch: u64) -> Vec<(&'static str, String)> {
+    vec![
+        ("KBUILD_BUILD_TIMESTAMP", crate::utc_date(epoch)),
+        ("KBUILD_BUILD_USER", "kiln".into()),
+        ("KBUILD_BUILD_HOST", "kiln".into()),
+        ("SOURCE_DATE_EPOCH", epoch.to_string()),
+        ("LC_ALL", "C".into()),
+    ]
+}
+
+pub fn make(src: &Path, out: &Path, args: &[&str], env: &[(&'static str, String)]) -> duct::Expression {
+    let mut all = vec!["-C".to_string(), src.display().to_string(), format!("O={}", out.display())];
+    all.extend(args.iter().map(|s| s.to_string()));
+    let mut cmd = duct::cmd("make", all);
+    for (k, v) in env {
+        cmd = cmd.env(k, v);
+    }
+    cmd
+}
+
+pub fn build_kernel(req: &KernelRequest) -> Result<Built> {
+    let fragments: Vec<Fragment> = req.fragments.iter().map(|p| Fragment::load(p)).collect::<Result<_>>()?;
+    let merged = kconfig::merge(&fragments)?;
+    let mut key = Key::new("kernel-v1");
+    key.add(req.src_sha256).add(&merged).add(crate::tool_version("gcc")?).add(req.epoch.to_string());
+    let dir = req.build_root.join(format!("linux-{}", key.short()));
+    let image = dir.join("bzImage");
+    let done = dir.join("kiln-done");
+    if done.exists() && image.exists() {
+        return Ok(Built { path: image, build_dir: dir, cached: true });
+    }
+    // An unfinished tree (Ctrl-C, a failure) is never trusted: start it over.
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let allconfig = dir.join("kiln-allconfig");
+    std::fs::write(&allconfig, &merged).with_context(|| format!("writing {}", allconfig.display()))?;
+
+    let env = reproducible_env(req.epoch);
+    let log = req.log_dir.join("kernel-config.log");
+    let kca = format!("KCONFIG_ALLCONFIG={}", allconfig.display());
+    run_logged("kernel allnoconfig", make(req.src, &dir, &[&kca, "allnoconfig"], &env), &log)?;
+    run_logged("kernel olddefconfig", make(req.src, &dir, &["olddefconfig"], &env), &log)?;
+    check_config(&fragments, &dir.join(".config"))?;
+
+    let jobs = format!("-j{}", req.jobs);
+    let log = req.log_dir.join("kernel-build.log");
+    run_logged("kernel build", make(req.src, &dir, &[&jobs, "bzImage"], &env), &log)?;
+    copy_atomic(&dir.join("arch/x86/boot/bzImage"), &image)?;
+    std::fs::write(&done, key.finish()).with_context(|| format!("writing {}", done.display()))?;
+    Ok(Built { path: image, build_dir: dir, cached: false })
+}
+
+/// Fails naming every fragment option that did not survive into `dotconfig`.
+pub fn check_config(fragments: &[Fragment], dotconfig: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(dotconfig).with_context(|| format!("reading {}", dotconfig.display()))?;
+    let mismatches = kconfig::check(fragments, &text);
+    if mismatches.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = mismatches.iter().map(|m| format!("  {m}")).collect();
+    bail!(
+        "{} requested option(s) did not survive into {}:\n{}\nadd the missing dependency to the fragment, or drop the option",
+        mismatches.len(),
+        dotconfig.display(),
+        list.join("\n")
+    )
+}
+
+/// Installs the kernel's userspace headers (for building BusyBox against them). They
+/// depend only on the source, so they are cached by its hash.
+pub fn install_headers(src: &Path, src_sha256: &str, build_root: &Path, log_dir: &Path) -> Result<PathBuf> {
+    let dir = build_root.join(format!("linux-headers-{}", &src_sha256[..16]));
+    let include = dir.join("usr/include");
+    let done = dir.join("kiln-done");
+    if done.exists() {
+        return Ok(include);
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    let obj = dir.join("obj");
+    std::fs::create_dir_all(&obj).with_context(|| format!("creating {}", obj.display()))?;
+    let dest = format!("INSTALL_HDR_PATH={}", dir.join("usr").display());
+    let log = log_dir.join("kernel-headers.log");
+    run_logged("kernel headers", make(src, &obj, &[&dest, "headers_install"], &[]), &log)?;
+    std::fs::remove_dir_all(&obj).ok();
+    std::fs::write(&done, src_sha256).with_context(|| format!("writing {}", done.display()))?;
+    Ok(include)
+}
