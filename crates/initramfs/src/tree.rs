@@ -1,0 +1,369 @@
+//! The in-memory list of initramfs entries.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::Error;
+
+/// Mode used for implicitly created parent directories.
+const IMPLICIT_DIR_MODE: u32 = 0o755;
+/// Mode used by [`Tree::symlink`] (the kernel ignores symlink permissions).
+const SYMLINK_MODE: u32 = 0o777;
+/// Longest normalized path accepted: the kernel rejects names whose length
+/// including the terminating NUL exceeds `PATH_MAX` (4096).
+const MAX_PATH_LEN: usize = 4095;
+
+/// Contents of a regular file.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Data {
+    /// Contents held in memory.
+    Bytes(Vec<u8>),
+    /// A file on the host, opened and streamed into the archive by
+    /// [`Tree::write_newc`]. Only its contents are used: its mode, owner and
+    /// timestamps are ignored.
+    Path(PathBuf),
+}
+
+impl fmt::Debug for Data {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Data::Bytes(b) => write!(f, "Bytes(<{} bytes>)", b.len()),
+            Data::Path(p) => f.debug_tuple("Path").field(p).finish(),
+        }
+    }
+}
+
+impl From<Vec<u8>> for Data {
+    fn from(bytes: Vec<u8>) -> Self {
+        Data::Bytes(bytes)
+    }
+}
+
+impl From<&[u8]> for Data {
+    fn from(bytes: &[u8]) -> Self {
+        Data::Bytes(bytes.to_vec())
+    }
+}
+
+impl From<PathBuf> for Data {
+    fn from(path: PathBuf) -> Self {
+        Data::Path(path)
+    }
+}
+
+impl From<&Path> for Data {
+    fn from(path: &Path) -> Self {
+        Data::Path(path.to_path_buf())
+    }
+}
+
+/// What an entry is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// A directory.
+    Dir,
+    /// A regular file.
+    File(Data),
+    /// A symbolic link to the given target (stored verbatim, may be
+    /// absolute or relative).
+    Symlink(String),
+    /// A character device node.
+    CharDev {
+        /// Major device number (< 4096).
+        major: u32,
+        /// Minor device number (< 2^20).
+        minor: u32,
+    },
+    /// A block device node.
+    BlockDev {
+        /// Major device number (< 4096).
+        major: u32,
+        /// Minor device number (< 2^20).
+        minor: u32,
+    },
+}
+
+/// One file system object in the initramfs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Path inside the initramfs. Normalized (no leading `/`, no `.`, `..`
+    /// or empty components) once the entry is in a [`Tree`].
+    pub path: String,
+    /// Permission bits only (`0o7777` at most), e.g. `0o755`. The file type
+    /// bits come from [`Entry::kind`].
+    pub mode: u32,
+    /// The type of the entry and its type-specific data.
+    pub kind: Kind,
+}
+
+impl Entry {
+    /// Whether this entry is a directory.
+    pub fn is_dir(&self) -> bool {
+        matches!(self.kind, Kind::Dir)
+    }
+}
+
+/// Map key ordering paths component by component: `/` compares lower than
+/// any other byte, so a directory is immediately followed by its whole
+/// subtree (`a`, `a/b`, `a-b`), and parents always precede their children.
+#[derive(Clone, PartialEq, Eq)]
+struct Key(String);
+
+impl Ord for Key {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Paths never contain NUL, so mapping `/` to 0 keeps the order total
+        // and consistent with `Eq`.
+        let map = |b: &u8| if *b == b'/' { 0 } else { *b };
+        self.0
+            .as_bytes()
+            .iter()
+            .map(map)
+            .cmp(other.0.as_bytes().iter().map(map))
+    }
+}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A set of initramfs entries keyed by normalized path.
+///
+/// Iteration and [`Tree::write_newc`] visit entries depth-first in path
+/// order, comparing paths component by component: every directory comes
+/// before its contents.
+#[derive(Clone, Default)]
+pub struct Tree {
+    entries: BTreeMap<Key, Entry>,
+}
+
+impl fmt::Debug for Tree {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.entries.values()).finish()
+    }
+}
+
+impl Tree {
+    /// Creates an empty tree.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a directory, or sets the mode of an existing one (its contents
+    /// are kept). Replaces a non-directory at the same path.
+    pub fn dir(&mut self, path: &str, mode: u32) -> Result<&mut Self, Error> {
+        self.insert(Entry {
+            path: path.to_owned(),
+            mode,
+            kind: Kind::Dir,
+        })
+    }
+
+    /// Adds a regular file, replacing any non-directory at the same path.
+    pub fn file(&mut self, path: &str, mode: u32, data: Data) -> Result<&mut Self, Error> {
+        self.insert(Entry {
+            path: path.to_owned(),
+            mode,
+            kind: Kind::File(data),
+        })
+    }
+
+    /// Adds a symlink (mode `0o777`) pointing at `target`, replacing any
+    /// non-directory at the same path.
+    pub fn symlink(&mut self, path: &str, target: &str) -> Result<&mut Self, Error> {
+        let kind = Kind::Symlink(target.to_owned());
+        self.insert(Entry {
+            path: path.to_owned(),
+            mode: SYMLINK_MODE,
+            kind,
+        })
+    }
+
+    /// Adds a character device node, e.g. `dev/console` (5, 1).
+    pub fn char_dev(
+        &mut self,
+        path: &str,
+        mode: u32,
+        major: u32,
+        minor: u32,
+    ) -> Result<&mut Self, Error> {
+        let kind = Kind::CharDev { major, minor };
+        self.insert(Entry {
+            path: path.to_owned(),
+            mode,
+            kind,
+        })
+    }
+
+    /// Adds a block device node.
+    pub fn block_dev(
+        &mut self,
+        path: &str,
+        mode: u32,
+        major: u32,
+        minor: u32,
+    ) -> Result<&mut Self, Error> {
+        let kind = Kind::BlockDev { major, minor };
+        self.insert(Entry {
+            path: path.to_owned(),
+            mode,
+            kind,
+        })
+    }
+
+    /// Adds an entry after normalizing its path and creating missing parent
+    /// directories (mode `0o755`).
+    ///
+    /// An existing non-directory at the same path is replaced. A directory
+    /// inserted over an existing directory only updates its mode. A
+    /// non-directory cannot replace a directory ([`Error::IsDir`]), and no
+    /// ancestor may be a non-directory ([`Error::ParentNotDir`]). On error
+    /// the tree is left unchanged.
+    pub fn insert(&mut self, entry: Entry) -> Result<&mut Self, Error> {
+        let path = normalize(&entry.path)?;
+        validate(&path, &entry)?;
+
+        // Check every ancestor before touching the map.
+        let ancestors: Vec<&str> = path.match_indices('/').map(|(i, _)| &path[..i]).collect();
+        for parent in &ancestors {
+            if let Some(existing) = self.entries.get(&Key((*parent).to_owned())) {
+                if !existing.is_dir() {
+                    return Err(Error::ParentNotDir {
+                        path: path.clone(),
+                        parent: (*parent).to_owned(),
+                    });
+                }
+            }
+        }
+        let key = Key(path.clone());
+        if let Some(existing) = self.entries.get_mut(&key) {
+            match (existing.is_dir(), entry.is_dir()) {
+                (true, true) => {
+                    existing.mode = entry.mode;
+                    return Ok(self);
+                }
+                (true, false) => return Err(Error::IsDir { path }),
+                _ => {}
+            }
+        }
+
+        for parent in ancestors {
+            self.entries
+                .entry(Key(parent.to_owned()))
+                .or_insert_with(|| Entry {
+                    path: parent.to_owned(),
+                    mode: IMPLICIT_DIR_MODE,
+                    kind: Kind::Dir,
+                });
+        }
+        self.entries.insert(key, Entry { path, ..entry });
+        Ok(self)
+    }
+
+    /// Returns the entry at `path` (normalized first), if any.
+    pub fn get(&self, path: &str) -> Option<&Entry> {
+        let path = normalize(path).ok()?;
+        self.entries.get(&Key(path))
+    }
+
+    /// Removes the entry at `path` (normalized first) and returns it. For a
+    /// directory, everything below it is removed too.
+    pub fn remove(&mut self, path: &str) -> Option<Entry> {
+        let path = normalize(path).ok()?;
+        let removed = self.entries.remove(&Key(path.clone()))?;
+        if removed.is_dir() {
+            // The subtree sorts immediately after the directory itself.
+            let prefix = format!("{path}/");
+            let below: Vec<Key> = self
+                .entries
+                .range(Key(path)..)
+                .map(|(k, _)| k)
+                .take_while(|k| k.0.starts_with(&prefix))
+                .cloned()
+                .collect();
+            for key in below {
+                self.entries.remove(&key);
+            }
+        }
+        Some(removed)
+    }
+
+    /// Iterates over all entries in write order (parents before children).
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> + '_ {
+        self.entries.values()
+    }
+
+    /// Number of entries, including implicitly created directories.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the tree has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// Normalizes an archive path: strips leading `/`, drops `.` and empty
+/// components, and rejects `..`, NUL bytes and paths that end up empty or
+/// longer than the kernel accepts.
+pub(crate) fn normalize(path: &str) -> Result<String, Error> {
+    let invalid = |reason| Error::InvalidPath {
+        path: path.to_owned(),
+        reason,
+    };
+    if path.contains('\0') {
+        return Err(invalid("contains a nul byte"));
+    }
+    let mut parts = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                return Err(Error::ParentComponent {
+                    path: path.to_owned(),
+                })
+            }
+            _ => parts.push(part),
+        }
+    }
+    if parts.is_empty() {
+        return Err(invalid("the root itself cannot be an entry"));
+    }
+    let normalized = parts.join("/");
+    if normalized.len() > MAX_PATH_LEN {
+        return Err(invalid("longer than 4095 bytes"));
+    }
+    Ok(normalized)
+}
+
+/// Checks the mode and kind-specific data of an entry.
+fn validate(path: &str, entry: &Entry) -> Result<(), Error> {
+    if entry.mode & !0o7777 != 0 {
+        return Err(Error::InvalidMode {
+            path: path.to_owned(),
+            mode: entry.mode,
+        });
+    }
+    match &entry.kind {
+        Kind::Symlink(target) if target.is_empty() || target.contains('\0') => {
+            Err(Error::InvalidTarget {
+                path: path.to_owned(),
+                target: target.clone(),
+            })
+        }
+        Kind::CharDev { major, minor } | Kind::BlockDev { major, minor }
+            if *major >= 1 << 12 || *minor >= 1 << 20 =>
+        {
+            Err(Error::InvalidDevice {
+                path: path.to_owned(),
+                major: *major,
+                minor: *minor,
+            })
+        }
+        _ => Ok(()),
+    }
+}
