@@ -1,0 +1,148 @@
+//! QEMU command lines for the ways Kiln's artifacts boot.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Debian's `ovmf` package: the UEFI firmware as one file for `-bios`.
+pub const OVMF_PATH: &str = "/usr/share/ovmf/OVMF.fd";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Firmware {
+    /// QEMU's default BIOS.
+    SeaBios,
+    /// UEFI, as `-bios /usr/share/ovmf/OVMF.fd`.
+    Ovmf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Boot {
+    /// The ISO as a CD-ROM (`-cdrom`).
+    Cdrom(PathBuf),
+    /// The ISO (or a disk image) as a raw hard disk, as after `dd` to a USB stick.
+    Disk(PathBuf),
+    /// Direct kernel boot, no boot loader.
+    Kernel { kernel: PathBuf, initrd: PathBuf, append: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accel {
+    Kvm,
+    Tcg,
+}
+
+#[derive(Debug, Clone)]
+pub struct Machine {
+    pub firmware: Firmware,
+    pub boot: Boot,
+    pub memory_mib: u32,
+    pub accel: Accel,
+    /// Make a guest reboot end QEMU (tests use it so `reboot` is observable).
+    pub no_reboot: bool,
+}
+
+impl Machine {
+    pub fn new(firmware: Firmware, boot: Boot, accel: Accel) -> Machine {
+        Machine { firmware, boot, memory_mib: 256, accel, no_reboot: false }
+    }
+
+    /// The arguments after `qemu-system-x86_64`. Nothing here is needed for the guest to
+    /// boot, get a shell or power off beyond what a user's plain command line has.
+    pub fn args(&self) -> Vec<String> {
+        let mut a: Vec<String> = vec!["-m".into(), self.memory_mib.to_string(), "-nographic".into()];
+        a.push("-accel".into());
+        a.push(match self.accel {
+            Accel::Kvm => "kvm".into(),
+            Accel::Tcg => "tcg".into(),
+        });
+        if self.firmware == Firmware::Ovmf {
+            a.extend(["-bios".into(), OVMF_PATH.into()]);
+        }
+        match &self.boot {
+            Boot::Cdrom(iso) => a.extend(["-cdrom".into(), iso.display().to_string()]),
+            // snapshot=on: the guest's writes never reach the artifact under test.
+            Boot::Disk(img) => a.extend(["-drive".into(), format!("file={},format=raw,snapshot=on", img.display())]),
+            Boot::Kernel { kernel, initrd, append } => a.extend([
+                "-kernel".into(),
+                kernel.display().to_string(),
+                "-initrd".into(),
+                initrd.display().to_string(),
+                "-append".into(),
+                append.clone(),
+            ]),
+        }
+        if self.no_reboot {
+            a.push("-no-reboot".into());
+        }
+        a
+    }
+
+    /// The command as a user would type it (for logs and error messages).
+    pub fn command_line(&self) -> String {
+        let quote = |s: &String| if s.contains(' ') { format!("'{s}'") } else { s.clone() };
+        let args: Vec<String> = self.args().iter().map(quote).collect();
+        format!("qemu-system-x86_64 {}", args.join(" "))
+    }
+}
+
+/// Whether KVM actually works here (the device can exist and still fail): starts an
+/// empty KVM machine and asks it to quit. Bounded by a timeout.
+pub fn probe_kvm() -> Accel {
+    if !std::path::Path::new("/dev/kvm").exists() {
+        return Accel::Tcg;
+    }
+    let child = Command::new("qemu-system-x86_64")
+        .args(["-accel", "kvm", "-machine", "none", "-nodefaults", "-display", "none", "-monitor", "stdio"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(mut child) = child else { return Accel::Tcg };
+    if let Some(stdin) = child.stdin.as_mut() {
+        use std::io::Write;
+        let _ = stdin.write_all(b"quit\n");
+    }
+    drop(child.stdin.take());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return if status.success() { Accel::Kvm } else { Accel::Tcg },
+            Ok(None) if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Accel::Tcg;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cdrom_under_seabios_is_the_seed_command() {
+        let m = Machine::new(Firmware::SeaBios, Boot::Cdrom("out/kiln.iso".into()), Accel::Tcg);
+        assert_eq!(m.command_line(), "qemu-system-x86_64 -m 256 -nographic -accel tcg -cdrom out/kiln.iso");
+    }
+
+    #[test]
+    fn ovmf_disk_and_no_reboot() {
+        let mut m = Machine::new(Firmware::Ovmf, Boot::Disk("k.iso".into()), Accel::Kvm);
+        m.no_reboot = true;
+        let a = m.args();
+        assert!(a.windows(2).any(|w| w == ["-bios", OVMF_PATH]));
+        assert!(a.windows(2).any(|w| w == ["-drive", "file=k.iso,format=raw,snapshot=on"]));
+        assert!(a.windows(2).any(|w| w == ["-accel", "kvm"]));
+        assert_eq!(a.last().unwrap(), "-no-reboot");
+    }
+
+    #[test]
+    fn direct_kernel_passes_cmdline_as_one_argument() {
+        let boot = Boot::Kernel { kernel: "bz".into(), initrd: "i.xz".into(), append: "console=ttyS0 quiet".into() };
+        let a = Machine::new(Firmware::SeaBios, boot, Accel::Tcg).args();
+        assert!(a.windows(2).any(|w| w == ["-append", "console=ttyS0 quiet"]));
+        assert!(!a.contains(&"-bios".to_string()));
+    }
+}

@@ -1,0 +1,215 @@
+//! A running QEMU whose serial console we read and type into.
+
+use crate::ansi::clean;
+use crate::machine::Machine;
+use crate::{Error, Result};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Default)]
+struct Output {
+    raw: Vec<u8>,
+    eof: bool,
+}
+
+pub struct Session {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    output: Arc<(Mutex<Output>, Condvar)>,
+    started: Instant,
+    /// Searches start here (an offset into the cleaned text), so each expectation
+    /// matches output that came after the previous one.
+    cursor: usize,
+    status: Option<ExitStatus>,
+    log: PathBuf,
+}
+
+impl Session {
+    /// Starts QEMU, writing everything the guest prints to `log`.
+    pub fn start(machine: &Machine, log: &Path) -> Result<Session> {
+        Session::start_program("qemu-system-x86_64", &machine.args(), &machine.command_line(), log)
+    }
+
+    /// Starts any program as the "machine" (tests use a shell script).
+    pub fn start_program(program: &str, args: &[String], shown: &str, log: &Path) -> Result<Session> {
+        if let Some(dir) = log.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Log { path: log.to_owned(), source })?;
+        }
+        let mut file = std::fs::File::create(log).map_err(|source| Error::Log { path: log.to_owned(), source })?;
+        let _ = writeln!(file, "$ {shown}");
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(Error::Spawn)?;
+        let output = Arc::new((Mutex::new(Output::default()), Condvar::new()));
+        let file = Arc::new(Mutex::new(file));
+        let readers: [Box<dyn Read + Send>; 2] =
+            [Box::new(child.stdout.take().expect("piped")), Box::new(child.stderr.take().expect("piped"))];
+        for (i, mut reader) in readers.into_iter().enumerate() {
+            let output = output.clone();
+            let file = file.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = reader.read(&mut buf).unwrap_or(0);
+                    let (lock, cvar) = &*output;
+                    let mut out = lock.lock().expect("output lock");
+                    if n == 0 {
+                        // stdout closing means QEMU is gone.
+                        out.eof |= i == 0;
+                        cvar.notify_all();
+                        return;
+                    }
+                    out.raw.extend_from_slice(&buf[..n]);
+                    let _ = file.lock().expect("log lock").write_all(&buf[..n]);
+                    cvar.notify_all();
+                }
+            });
+        }
+        let stdin = child.stdin.take();
+        Ok(Session { child, stdin, output, started: Instant::now(), cursor: 0, status: None, log: log.to_owned() })
+    }
+
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
+    /// Time since QEMU started.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Everything the guest printed so far, cleaned of escape sequences.
+    pub fn text(&self) -> String {
+        clean(&self.output.0.lock().expect("output lock").raw)
+    }
+
+    fn tail(&self) -> String {
+        let text = self.text();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(15)..].join("\n")
+    }
+
+    /// Waits until `needle` appears after the cursor; moves the cursor past it and
+    /// returns the text between the old cursor and the match.
+    pub fn expect(&mut self, needle: &str, timeout: Duration) -> Result<String> {
+        let deadline = Instant::now() + timeout;
+        let output = self.output.clone();
+        let (lock, cvar) = &*output;
+        let mut out = lock.lock().expect("output lock");
+        loop {
+            let text = clean(&out.raw);
+            if let Some(pos) = text.get(self.cursor..).and_then(|t| t.find(needle)) {
+                let start = self.cursor;
+                self.cursor += pos + needle.len();
+                return Ok(text[start..start + pos].to_string());
+            }
+            let now = Instant::now();
+            if out.eof {
+                drop(out);
+                let status = self.wait_exit(Duration::from_secs(5)).map(|s| s.to_string()).unwrap_or_default();
+                return Err(Error::Exited { what: needle.into(), status, tail: self.tail() });
+            }
+            if now >= deadline {
+                drop(out);
+                return Err(Error::Timeout { what: needle.into(), waited: timeout, tail: self.tail() });
+            }
+            out = cvar.wait_timeout(out, deadline - now).expect("output lock").0;
+        }
+    }
+
+    /// Types `text` on the serial console.
+    pub fn send(&mut self, text: &str) -> Result<()> {
+        let stdin = self.stdin.as_mut().ok_or_else(|| Error::Check("qemu's stdin is closed".into()))?;
+        stdin
+            .write_all(text.as_bytes())
+            .and_then(|()| stdin.flush())
+            .map_err(|source| Error::Io { context: "typing on the serial console".into(), source })
+    }
+
+    /// Waits for QEMU to exit by itself; kills it after `timeout` and says so.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Result<ExitStatus> {
+        if let Some(s) = self.status {
+            return Ok(s);
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(s)) => {
+                    self.status = Some(s);
+                    return Ok(s);
+                }
+                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+                Ok(None) => {
+                    self.kill();
+                    return Err(Error::Timeout { what: "qemu to exit".into(), waited: timeout, tail: self.tail() });
+                }
+                Err(source) => return Err(Error::Io { context: "waiting for qemu".into(), source }),
+            }
+        }
+    }
+
+    /// Ends QEMU now.
+    pub fn kill(&mut self) {
+        if self.status.is_none() {
+            let _ = self.child.kill();
+            self.status = self.child.wait().ok();
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str, log: &Path) -> Session {
+        Session::start_program("sh", &["-c".into(), script.into()], script, log).unwrap()
+    }
+
+    #[test]
+    fn expect_moves_a_cursor_and_logs_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("t.log");
+        let mut s = sh("printf 'one\\r\\n\\033[0mtwo\\n'; read x; echo got $x; exit 3", &log);
+        assert_eq!(s.expect("one", Duration::from_secs(5)).unwrap(), "");
+        assert_eq!(s.expect("two", Duration::from_secs(5)).unwrap(), "\n");
+        assert!(s.expect("one", Duration::from_millis(200)).is_err(), "already consumed");
+        s.send("hi\n").unwrap();
+        s.expect("got hi", Duration::from_secs(5)).unwrap();
+        assert_eq!(s.wait_exit(Duration::from_secs(5)).unwrap().code(), Some(3));
+        drop(s);
+        assert!(std::fs::read_to_string(&log).unwrap().contains("got hi"));
+    }
+
+    #[test]
+    fn a_hung_guest_times_out_and_is_killed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = sh("echo booting; sleep 600", &dir.path().join("hang.log"));
+        let t = Instant::now();
+        let err = s.expect("login:", Duration::from_millis(300)).unwrap_err().to_string();
+        assert!(err.contains("timed out") && err.contains("booting"), "{err}");
+        assert!(s.wait_exit(Duration::from_millis(300)).is_err());
+        assert!(t.elapsed() < Duration::from_secs(10));
+        assert!(s.child.try_wait().unwrap().is_some(), "killed");
+    }
+
+    #[test]
+    fn early_exit_is_reported_with_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = sh("echo Kernel panic; exit 1", &dir.path().join("x.log"));
+        let err = s.expect("boot complete", Duration::from_secs(10)).unwrap_err().to_string();
+        assert!(err.contains("exited") && err.contains("Kernel panic"), "{err}");
+    }
+}
