@@ -1,0 +1,20 @@
+//! What an image is: `images/NAME.toml` (kernel fragments and command line, BusyBox,
+//! init configuration, ISO settings), and the root file system built from it.
+
+mod rootfs;
+mod spec;
+
+pub use rootfs::{rootfs, RootfsInputs};
+pub use spec::{BusyboxSpec, InitSpec, IsoLayout, IsoSpec, KernelSpec, MenuEntry, ImageSpec};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {message}")]
+    Spec { path: String, message: String },
+    #[error("image {name:?} not found: no {path}; available: {available}")]
+    NotFound { name: String, path: String, available: String },
+    #[error(transparent)]
+    Tree(#[from] kiln_initramfs::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

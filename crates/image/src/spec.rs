@@ -1,0 +1,268 @@
+//! `images/NAME.toml`. Unknown keys are errors; every error names the file, and
+//! syntax/type errors also the line and key.
+
+use crate::{Error, Result};
+use kiln_init::config::{Command, Config, ExtraMount, Service};
+use kiln_init::policy::Restart;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageSpec {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub kernel: KernelSpec,
+    pub busybox: BusyboxSpec,
+    #[serde(default)]
+    pub init: InitSpec,
+    #[serde(default)]
+    pub iso: IsoSpec,
+    /// The file this spec was read from.
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KernelSpec {
+    /// Fragment names: `kernel/NAME.config`, merged in this order.
+    pub fragments: Vec<String>,
+    /// Arguments every boot gets (menu entries add their console arguments).
+    #[serde(default)]
+    pub cmdline: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusyboxSpec {
+    /// Fragment names: `busybox/NAME.config`, applied over `defconfig`.
+    pub fragments: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InitSpec {
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub mounts: Vec<MountSpec>,
+    #[serde(default)]
+    pub onboot: Vec<CommandSpec>,
+    #[serde(default)]
+    pub services: Vec<ServiceSpec>,
+    pub shell: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MountSpec {
+    pub source: String,
+    pub target: String,
+    pub fstype: String,
+    pub options: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandSpec {
+    pub name: String,
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartSpec {
+    Always,
+    OnFailure,
+    Never,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    pub name: String,
+    pub command: Vec<String>,
+    #[serde(default = "default_restart")]
+    pub restart: RestartSpec,
+}
+
+fn default_restart() -> RestartSpec {
+    RestartSpec::Always
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum IsoLayout {
+    /// GRUB's stock `grub-mkrescue` image.
+    #[default]
+    Mkrescue,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IsoSpec {
+    #[serde(default = "default_label")]
+    pub label: String,
+    /// Seconds the boot menu waits.
+    #[serde(default = "default_timeout")]
+    pub timeout: u32,
+    #[serde(default)]
+    pub layout: IsoLayout,
+    /// Index into `entries` of the entry booted when the timeout runs out.
+    #[serde(default)]
+    pub default: usize,
+    #[serde(default = "default_entries", rename = "entry")]
+    pub entries: Vec<MenuEntry>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MenuEntry {
+    pub name: String,
+    /// Added after `kernel.cmdline`.
+    #[serde(default)]
+    pub args: String,
+}
+
+fn default_label() -> String {
+    "KILN".into()
+}
+
+fn default_timeout() -> u32 {
+    2
+}
+
+/// Serial first: `-nographic` users (and tests) get the serial console as /dev/console.
+/// The last `console=` is the one /dev/console points to; both get kernel messages.
+fn default_entries() -> Vec<MenuEntry> {
+    vec![
+        MenuEntry { name: "Kiln (serial console)".into(), args: "console=tty0 console=ttyS0".into() },
+        MenuEntry { name: "Kiln (VGA console)".into(), args: "console=ttyS0 console=tty0".into() },
+    ]
+}
+
+impl Default for IsoSpec {
+    fn default() -> Self {
+        IsoSpec { label: default_label(), timeout: default_timeout(), layout: IsoLayout::default(), default: 0, entries: default_entries() }
+    }
+}
+
+impl ImageSpec {
+    /// Loads `images/NAME.toml` under `root` and checks that what it names exists.
+    pub fn load(root: &Path, name: &str) -> Result<ImageSpec> {
+        let rel = format!("images/{name}.toml");
+        let path = root.join(&rel);
+        let text = std::fs::read_to_string(&path).map_err(|_| Error::NotFound {
+            name: name.into(),
+            path: rel.clone(),
+            available: available(root).join(", "),
+        })?;
+        let spec = ImageSpec::parse(&rel, &text)?;
+        spec.check_files(root, &rel)?;
+        Ok(ImageSpec { path, ..spec })
+    }
+
+    /// Parses spec text; `shown` is the file name used in messages.
+    pub fn parse(shown: &str, text: &str) -> Result<ImageSpec> {
+        let err = |message: String| Error::Spec { path: shown.into(), message };
+        let spec: ImageSpec = toml::from_str(text).map_err(|e| err(e.to_string().trim_end().to_string()))?;
+        if spec.iso.entries.is_empty() {
+            return Err(err("iso.entry: at least one menu entry is needed".into()));
+        }
+        if spec.iso.default >= spec.iso.entries.len() {
+            return Err(err(format!("iso.default: {} but there are {} entries (counting from 0)", spec.iso.default, spec.iso.entries.len())));
+        }
+        let label_ok = !spec.iso.label.is_empty()
+            && spec.iso.label.len() <= 32
+            && spec.iso.label.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+        if !label_ok {
+            return Err(err(format!("iso.label: {:?} must be 1-32 characters of A-Z, 0-9 and _", spec.iso.label)));
+        }
+        let names = spec.init.onboot.iter().map(|c| &c.name).chain(spec.init.services.iter().map(|s| &s.name));
+        for n in names {
+            if n.is_empty() || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                return Err(err(format!("init: name {n:?} must be letters, digits, - and _ (it names a log file)")));
+            }
+        }
+        let commands = spec.init.onboot.iter().map(|c| (&c.name, &c.command)).chain(spec.init.services.iter().map(|s| (&s.name, &s.command)));
+        for (name, cmd) in commands {
+            if cmd.is_empty() {
+                return Err(err(format!("init: {name:?} has an empty command")));
+            }
+        }
+        Ok(spec)
+    }
+
+    fn check_files(&self, root: &Path, shown: &str) -> Result<()> {
+        for (key, dir, names) in [("kernel.fragments", "kernel", &self.kernel.fragments), ("busybox.fragments", "busybox", &self.busybox.fragments)] {
+            for n in names {
+                if !root.join(dir).join(format!("{n}.config")).is_file() {
+                    return Err(Error::Spec { path: shown.into(), message: format!("{key}: no file {dir}/{n}.config") });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn kernel_fragments(&self, root: &Path) -> Vec<PathBuf> {
+        self.kernel.fragments.iter().map(|n| root.join("kernel").join(format!("{n}.config"))).collect()
+    }
+
+    pub fn busybox_fragments(&self, root: &Path) -> Vec<PathBuf> {
+        self.busybox.fragments.iter().map(|n| root.join("busybox").join(format!("{n}.config"))).collect()
+    }
+
+    /// The full kernel command line of a menu entry.
+    pub fn cmdline(&self, entry: &MenuEntry) -> String {
+        [self.kernel.cmdline.trim(), entry.args.trim()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ")
+    }
+
+    /// The init configuration, as kiln-init reads it from `/etc/kiln/init.conf`.
+    pub fn init_config(&self) -> Config {
+        let i = &self.init;
+        Config {
+            hostname: i.hostname.clone(),
+            env: i.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            mounts: i
+                .mounts
+                .iter()
+                .map(|m| ExtraMount { source: m.source.clone(), target: m.target.clone(), fstype: m.fstype.clone(), options: m.options.clone() })
+                .collect(),
+            onboot: i.onboot.iter().map(|c| Command { name: c.name.clone(), argv: c.command.clone() }).collect(),
+            services: i
+                .services
+                .iter()
+                .map(|s| Service {
+                    name: s.name.clone(),
+                    restart: match s.restart {
+                        RestartSpec::Always => Restart::Always,
+                        RestartSpec::OnFailure => Restart::OnFailure,
+                        RestartSpec::Never => Restart::Never,
+                    },
+                    argv: s.command.clone(),
+                })
+                .collect(),
+            shell: i.shell.clone(),
+        }
+    }
+}
+
+/// Names of the images under `root/images`.
+pub fn available(root: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root.join("images"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".toml")).map(String::from))
+        .collect();
+    names.sort();
+    names
+}
+
+#[cfg(test)]
+#[path = "spec_tests.rs"]
+mod tests;

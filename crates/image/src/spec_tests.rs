@@ -1,0 +1,74 @@
+use super::*;
+
+const MINIMAL: &str = r#"
+name = "t"
+[kernel]
+fragments = ["base"]
+cmdline = "quiet"
+[busybox]
+fragments = ["kiln"]
+"#;
+
+#[test]
+fn defaults_give_serial_and_vga_entries() {
+    let s = ImageSpec::parse("images/t.toml", MINIMAL).unwrap();
+    assert_eq!(s.iso.entries.len(), 2);
+    assert_eq!(s.cmdline(&s.iso.entries[0]), "quiet console=tty0 console=ttyS0");
+    assert_eq!(s.iso.label, "KILN");
+    assert_eq!(s.iso.layout, IsoLayout::Mkrescue);
+}
+
+#[test]
+fn typo_names_file_line_and_key() {
+    let text = MINIMAL.replace("cmdline", "cmdlin");
+    let e = ImageSpec::parse("images/t.toml", &text).unwrap_err().to_string();
+    assert!(e.starts_with("images/t.toml: "), "{e}");
+    assert!(e.contains("line 5") && e.contains("cmdlin"), "{e}");
+}
+
+#[test]
+fn bad_values_are_named() {
+    let bad_label = format!("{MINIMAL}[iso]\nlabel = \"my iso\"\n");
+    assert!(ImageSpec::parse("i.toml", &bad_label).unwrap_err().to_string().contains("iso.label"));
+    let bad_default = format!("{MINIMAL}[iso]\ndefault = 5\n");
+    assert!(ImageSpec::parse("i.toml", &bad_default).unwrap_err().to_string().contains("iso.default"));
+    let bad_restart = format!("{MINIMAL}[[init.services]]\nname = \"s\"\ncommand = [\"x\"]\nrestart = \"sometimes\"\n");
+    let e = ImageSpec::parse("i.toml", &bad_restart).unwrap_err().to_string();
+    assert!(e.contains("sometimes") && e.contains("line"), "{e}");
+    let bad_name = format!("{MINIMAL}[[init.onboot]]\nname = \"../x\"\ncommand = [\"x\"]\n");
+    assert!(ImageSpec::parse("i.toml", &bad_name).unwrap_err().to_string().contains("log file"));
+}
+
+#[test]
+fn init_section_becomes_init_conf() {
+    let text = format!(
+        "{MINIMAL}[init]\nhostname = \"box\"\nenv = {{ GREETING = \"hello world\" }}\n\
+         [[init.onboot]]\nname = \"hi\"\ncommand = [\"/bin/echo\", \"it's up\"]\n\
+         [[init.services]]\nname = \"tick\"\ncommand = [\"/bin/sh\", \"-c\", \"sleep 1\"]\nrestart = \"on-failure\"\n"
+    );
+    let s = ImageSpec::parse("i.toml", &text).unwrap();
+    let conf = s.init_config();
+    let (back, errors) = Config::parse(&conf.render());
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(back, conf);
+    assert_eq!(back.hostname.as_deref(), Some("box"));
+    assert_eq!(back.services[0].restart, Restart::OnFailure);
+    assert_eq!(back.onboot[0].argv[1], "it's up");
+}
+
+#[test]
+fn every_image_in_the_repo_loads() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let names = available(&root);
+    assert!(names.contains(&"minimal".to_string()), "{names:?}");
+    for n in names {
+        ImageSpec::load(&root, &n).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+#[test]
+fn unknown_image_lists_available_ones() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let e = ImageSpec::load(&root, "nope").unwrap_err().to_string();
+    assert!(e.contains("images/nope.toml") && e.contains("minimal"), "{e}");
+}
