@@ -29,6 +29,16 @@ impl Runner for SystemRunner {
     }
 }
 
+/// A verified source tarball.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    pub path: PathBuf,
+    /// Its sha256 (verified just now): the identity of everything built from it.
+    pub sha256: String,
+    /// `cached` or `downloaded`.
+    pub how: &'static str,
+}
+
 /// Fetches sources into `dir` (a cache that survives `git clean`).
 pub struct Fetcher {
     dir: PathBuf,
@@ -50,12 +60,12 @@ impl Fetcher {
 
     /// Returns the verified tarball for `name`, from the cache when any provider's file is
     /// there, else from the first provider that delivers.
-    pub fn fetch(&self, name: &str, source: &Source) -> Result<(PathBuf, &'static str)> {
+    pub fn fetch(&self, name: &str, source: &Source) -> Result<Fetched> {
         for provider in &source.providers {
             let path = self.cached_path(name, source, provider);
             if path.exists() {
                 verify_sha256(&path, provider.sha256())?;
-                return Ok((path, "cached"));
+                return Ok(Fetched { path, sha256: provider.sha256().to_lowercase(), how: "cached" });
             }
         }
         let mut tried = String::new();
@@ -80,7 +90,7 @@ impl Fetcher {
             };
             let _ = std::fs::remove_dir_all(&work);
             result?;
-            return Ok((dest, "downloaded"));
+            return Ok(Fetched { path: dest, sha256: provider.sha256().to_lowercase(), how: "downloaded" });
         }
         Err(Error::NoProvider { name: name.into(), version: source.version.clone(), tried })
     }
@@ -180,14 +190,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let src = source(b"tarball", &["https://down.example/x.tar.xz", "https://good.example/x.tar.xz"]);
         let (f, calls) = fetcher(dir.path(), b"tarball");
-        let (path, how) = f.fetch("x", &src).unwrap();
+        let Fetched { path, how, .. } = f.fetch("x", &src).unwrap();
         assert_eq!(how, "downloaded");
         assert_eq!(std::fs::read(&path).unwrap(), b"tarball");
         assert_eq!(calls.borrow().len(), 2);
         // Second run: no network needed at all.
         let (offline, calls) = fetcher(dir.path(), b"");
-        let (again, how) = offline.fetch("x", &src).unwrap();
-        assert_eq!((again, how), (path, "cached"));
+        let again = offline.fetch("x", &src).unwrap();
+        assert_eq!((again.path, again.how), (path, "cached"));
         assert!(calls.borrow().is_empty());
     }
 
@@ -206,12 +216,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let src = source(b"pinned", &["https://good.example/x.tar.xz"]);
         let (f, _) = fetcher(dir.path(), b"pinned");
-        let (path, _) = f.fetch("x", &src).unwrap();
+        let path = f.fetch("x", &src).unwrap().path;
         std::fs::write(&path, b"corrupted").unwrap();
         let err = f.fetch("x", &src).unwrap_err().to_string();
         assert!(err.contains("sha256 mismatch") && err.contains(&path.display().to_string()), "{err}");
-        let (again, how) = f.fetch("x", &src).unwrap();
-        assert_eq!((std::fs::read(&again).unwrap(), how), (b"pinned".to_vec(), "downloaded"));
+        let again = f.fetch("x", &src).unwrap();
+        assert_eq!((std::fs::read(&again.path).unwrap(), again.how), (b"pinned".to_vec(), "downloaded"));
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod hash;
 mod spec;
 
 pub use extract::extract_tarball;
-pub use fetch::{Fetcher, Runner};
+pub use fetch::{Fetched, Fetcher, Runner};
 pub use hash::{sha256_file, verify_sha256};
 pub use spec::{Provider, Source, Sources};
 

@@ -1,0 +1,57 @@
+//! Pure logic of `kiln-init`, Kiln's PID 1.
+//!
+//! Everything here is side-effect free (or goes through [`sys::Sys`]) so it
+//! can be unit-tested without root. The syscall-heavy code lives in the
+//! binary (`src/main.rs` and its modules).
+//!
+//! The build tool uses [`config::Config`] to generate `/etc/kiln/init.conf`:
+//! build a `Config`, call [`config::Config::check`] and then
+//! [`config::Config::render`].
+
+pub mod cmdline;
+pub mod config;
+pub mod consoles;
+pub mod mounts;
+pub mod policy;
+pub mod sys;
+
+pub use cmdline::Cmdline;
+pub use config::{Command, Config, ConfigError, ExtraMount, Service};
+pub use policy::{Backoff, Exit, Restart};
+
+/// Path of the config file inside the image.
+pub const CONFIG_PATH: &str = "/etc/kiln/init.conf";
+
+/// Prefix of the single line printed on every console once boot is done:
+/// `kiln-init: boot complete in 1.234 s`.
+pub const BOOT_MARKER_PREFIX: &str = "kiln-init: boot complete in ";
+
+/// Formats the boot marker line (without trailing newline) for an uptime in
+/// milliseconds: `kiln-init: boot complete in 1.234 s`.
+pub fn boot_marker(uptime_ms: u64) -> String {
+    format!("{BOOT_MARKER_PREFIX}{} s", format_secs(uptime_ms))
+}
+
+/// Formats milliseconds as seconds with exactly three decimals (`1.234`).
+pub fn format_secs(ms: u64) -> String {
+    let frac = ms % 1000;
+    let mut s = (ms / 1000).to_string();
+    s.push('.');
+    s.push(char::from(b'0' + (frac / 100) as u8));
+    s.push(char::from(b'0' + (frac / 10 % 10) as u8));
+    s.push(char::from(b'0' + (frac % 10) as u8));
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marker_format() {
+        assert_eq!(boot_marker(1234), "kiln-init: boot complete in 1.234 s");
+        assert_eq!(boot_marker(5), "kiln-init: boot complete in 0.005 s");
+        assert_eq!(format_secs(61_050), "61.050");
+        assert_eq!(format_secs(0), "0.000");
+    }
+}

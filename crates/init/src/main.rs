@@ -1,0 +1,154 @@
+//! kiln-init: Kiln's PID 1. See README.md for behaviour and options.
+
+mod os;
+mod shutdown;
+mod spawn;
+mod supervisor;
+
+use kiln_init::cmdline::{Break, Cmdline};
+use kiln_init::config::Config;
+use kiln_init::consoles::{parse_proc_consoles, FALLBACK_CONSOLE};
+use kiln_init::mounts::mount_all;
+use kiln_init::{boot_marker, format_secs, CONFIG_PATH};
+use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
+use nix::sys::stat::{umask, Mode};
+use os::log;
+use shutdown::fatal;
+use spawn::{spawn, Stdio};
+use std::time::Duration;
+use supervisor::Supervisor;
+
+fn main() {
+    if nix::unistd::getpid().as_raw() != 1 {
+        eprintln!("kiln-init: must run as pid 1");
+        std::process::exit(1);
+    }
+    shutdown::install_panic_hook();
+    // Everything arrives through the signalfd in the supervisor.
+    let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&SigSet::all()), None);
+    // Ctrl-Alt-Del sends SIGINT to us instead of rebooting at once.
+    let _ = nix::sys::reboot::set_cad_enabled(false);
+    umask(Mode::from_bits_truncate(0o022));
+    let _ = std::env::set_current_dir("/");
+
+    let (config, config_errors) = match std::fs::read_to_string(CONFIG_PATH) {
+        Ok(text) => Config::parse(&text),
+        Err(_) => Default::default(),
+    };
+
+    // 1. Mounts.
+    let mounted = match mount_all(&mut os::RealSys, &config.mounts) {
+        Ok(m) => m,
+        Err(msg) => {
+            os::ensure_stdio();
+            fatal(&msg)
+        }
+    };
+    os::ensure_stdio();
+    let mut stages = vec![("mounts", os::now())];
+    for e in &config_errors {
+        log(&e.to_string());
+    }
+
+    let cmdline = Cmdline::parse(&std::fs::read_to_string("/proc/cmdline").unwrap_or_default());
+    for w in &cmdline.warnings {
+        log(w);
+    }
+    match cmdline.brk {
+        Some(Break::Panic) => panic!("deliberate panic (kiln.break=panic)"),
+        Some(Break::Mount) => fatal("essential mount failed (simulated by kiln.break=mount)"),
+        None => {}
+    }
+
+    let hostname = cmdline
+        .hostname
+        .as_deref()
+        .unwrap_or_else(|| config.hostname_or_default());
+    if let Err(e) = nix::unistd::sethostname(hostname) {
+        log(&format!("cannot set hostname '{hostname}': {e}"));
+    }
+    let env = config.environment(&cmdline.env);
+
+    // 2. onboot commands, in order, each waited for.
+    for cmd in &config.onboot {
+        run_onboot(&cmd.name, &cmd.argv, &env);
+    }
+    stages.push(("onboot", os::now()));
+
+    // 3. Services.
+    let consoles = find_consoles();
+    let mut sup = Supervisor::new(env, consoles.clone(), mounted);
+    for s in &config.services {
+        sup.add_service(s.name.clone(), s.restart, s.argv.clone());
+    }
+    stages.push(("services", os::now()));
+
+    // 4. Boot marker (before the shells so the prompt comes after it), shells.
+    let marker = boot_marker(os::now().as_millis() as u64);
+    os::write_consoles(&consoles, &format!("{marker}\n"));
+    let shell = config.shell_argv();
+    for tty in &consoles {
+        sup.add_console(tty.clone(), shell.clone());
+    }
+    stages.push(("shell", os::now()));
+    write_boot_times(&stages);
+
+    sup.run()
+}
+
+/// Console ttys from /proc/consoles that exist, else /dev/console.
+fn find_consoles() -> Vec<String> {
+    let text = std::fs::read_to_string("/proc/consoles").unwrap_or_default();
+    let found: Vec<String> = parse_proc_consoles(&text)
+        .into_iter()
+        .map(|c| c.path)
+        .filter(|p| std::path::Path::new(p).exists())
+        .collect();
+    if found.is_empty() {
+        vec![FALLBACK_CONSOLE.to_string()]
+    } else {
+        found
+    }
+}
+
+fn run_onboot(name: &str, argv: &[String], env: &[(String, String)]) {
+    let pid = match spawn(argv, env, "/", Stdio::Inherit) {
+        Ok(pid) => pid.as_raw(),
+        Err(e) => {
+            log(&format!("onboot {name}: cannot start: {e}"));
+            return;
+        }
+    };
+    loop {
+        match os::wait_any(true) {
+            os::Reaped::Child(p, exit) if p == pid => {
+                match exit {
+                    kiln_init::Exit::Code(0) => {}
+                    kiln_init::Exit::Code(n) => {
+                        log(&format!("onboot {name} failed: exit status {n}"))
+                    }
+                    kiln_init::Exit::Signal(s) => {
+                        log(&format!("onboot {name} killed by signal {s}"))
+                    }
+                }
+                return;
+            }
+            os::Reaped::Child(..) | os::Reaped::NoneYet => {}
+            os::Reaped::NoChildren => return,
+        }
+    }
+}
+
+fn write_boot_times(stages: &[(&str, Duration)]) {
+    let mut text = String::new();
+    for (name, t) in stages {
+        text.push_str(name);
+        text.push(' ');
+        text.push_str(&format_secs(t.as_millis() as u64));
+        text.push('\n');
+    }
+    let res = os::mkdir_p("/run/kiln").and_then(|()| std::fs::write("/run/kiln/boot-times", text));
+    if let Err(e) = res {
+        log(&format!("cannot write /run/kiln/boot-times: {e}"));
+    }
+}

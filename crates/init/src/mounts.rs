@@ -1,0 +1,183 @@
+//! The mount table and the logic that applies it (plus config mounts).
+
+use crate::config::ExtraMount;
+use crate::sys::Sys;
+use nix::errno::Errno;
+
+pub const MS_NOSUID: u64 = 0x2;
+pub const MS_NODEV: u64 = 0x4;
+pub const MS_NOEXEC: u64 = 0x8;
+pub const MS_RELATIME: u64 = 1 << 21;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MountEntry<'a> {
+    pub source: &'a str,
+    pub target: &'a str,
+    pub fstype: &'a str,
+    pub flags: u64,
+    pub data: Option<&'a str>,
+    /// Failure is fatal (the system is unusable without it).
+    pub essential: bool,
+    /// Skip quietly when the kernel lacks the fs type (no report).
+    pub optional: bool,
+}
+
+const fn entry(
+    source: &'static str,
+    target: &'static str,
+    fstype: &'static str,
+    flags: u64,
+    data: Option<&'static str>,
+    essential: bool,
+) -> MountEntry<'static> {
+    MountEntry {
+        source,
+        target,
+        fstype,
+        flags,
+        data,
+        essential,
+        optional: false,
+    }
+}
+
+const NSD: u64 = MS_NOSUID | MS_NODEV;
+const NSDE: u64 = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
+/// Mounted in this order, before the config's extra mounts.
+pub const MOUNT_TABLE: &[MountEntry<'static>] = &[
+    entry("proc", "/proc", "proc", NSDE, None, true),
+    entry("sysfs", "/sys", "sysfs", NSDE, None, true),
+    entry(
+        "devtmpfs",
+        "/dev",
+        "devtmpfs",
+        MS_NOSUID,
+        Some("mode=0755"),
+        true,
+    ),
+    entry(
+        "devpts",
+        "/dev/pts",
+        "devpts",
+        MS_NOSUID | MS_NOEXEC,
+        Some("mode=620,ptmxmode=666"),
+        false,
+    ),
+    entry("tmpfs", "/dev/shm", "tmpfs", NSD, Some("mode=1777"), false),
+    entry("tmpfs", "/run", "tmpfs", NSD, Some("mode=755"), false),
+    entry("tmpfs", "/tmp", "tmpfs", NSD, Some("mode=1777"), false),
+    MountEntry {
+        optional: true,
+        ..entry(
+            "cgroup2",
+            "/sys/fs/cgroup",
+            "cgroup2",
+            NSDE | MS_RELATIME,
+            None,
+            false,
+        )
+    },
+];
+
+/// Names of the fs types in `/proc/filesystems` (`nodev\tproc`, `\text4`).
+pub fn parse_filesystems(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Whether `/proc/mounts` already has `fstype` mounted on `target`.
+pub fn is_mounted(proc_mounts: &str, target: &str, fstype: &str) -> bool {
+    proc_mounts.lines().any(|l| {
+        let mut w = l.split_whitespace();
+        let (_src, t, f) = (w.next(), w.next(), w.next());
+        t == Some(target) && f == Some(fstype)
+    })
+}
+
+/// Mounts [`MOUNT_TABLE`] and then `extra` in order. Returns the targets
+/// actually mounted (in order, for unmounting at shutdown), or the message
+/// for a fatal failure of an essential mount.
+///
+/// A non-essential mount whose fs type the kernel does not support (not in
+/// `/proc/filesystems`, or `ENODEV`/`EINVAL`) is reported once and skipped;
+/// one that is already mounted (`/proc/mounts`, or `EBUSY`) is skipped.
+pub fn mount_all(sys: &mut impl Sys, extra: &[ExtraMount]) -> Result<Vec<String>, String> {
+    let extras = extra.iter().map(|m| MountEntry {
+        source: &m.source,
+        target: &m.target,
+        fstype: &m.fstype,
+        flags: 0,
+        data: m.options.as_deref(),
+        essential: false,
+        optional: false,
+    });
+    let mut mounted = Vec::new();
+    let mut filesystems: Option<Vec<String>> = None;
+    for (i, e) in MOUNT_TABLE.iter().copied().chain(extras).enumerate() {
+        let from_table = i < MOUNT_TABLE.len();
+        if filesystems.is_none() {
+            filesystems = sys
+                .read_file("/proc/filesystems")
+                .map(|t| parse_filesystems(&t));
+        }
+        let supported = filesystems
+            .as_ref()
+            .map_or(true, |fs| fs.iter().any(|f| f == e.fstype));
+        if !supported {
+            unsupported(sys, &e)?;
+            continue;
+        }
+        if sys
+            .read_file("/proc/mounts")
+            .is_some_and(|m| is_mounted(&m, e.target, e.fstype))
+        {
+            continue;
+        }
+        // A failure here shows up as ENOENT from mount(2).
+        let _ = sys.mkdir_p(e.target);
+        match sys.mount(e.source, e.target, e.fstype, e.flags, e.data) {
+            Ok(()) => mounted.push(e.target.to_string()),
+            Err(Errno::EBUSY) => {}
+            Err(Errno::ENODEV) => unsupported(sys, &e)?,
+            Err(Errno::EINVAL) if from_table => unsupported(sys, &e)?,
+            Err(err) if e.essential => {
+                return Err(format!(
+                    "essential mount {} ({}) failed: {}",
+                    e.target,
+                    e.fstype,
+                    err.desc().to_lowercase()
+                ))
+            }
+            Err(err) => sys.log(&format!(
+                "mount {} ({}) failed: {}",
+                e.target,
+                e.fstype,
+                err.desc().to_lowercase()
+            )),
+        }
+    }
+    Ok(mounted)
+}
+
+fn unsupported(sys: &mut impl Sys, e: &MountEntry) -> Result<(), String> {
+    if e.essential {
+        return Err(format!(
+            "essential mount {} ({}) not supported by this kernel",
+            e.target, e.fstype
+        ));
+    }
+    if !e.optional {
+        sys.log(&format!(
+            "skipping mount {} ({}): not supported by this kernel",
+            e.target, e.fstype
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "mounts_tests.rs"]
+mod tests;

@@ -1,0 +1,234 @@
+use super::*;
+use std::collections::HashMap;
+
+/// Records calls; `/proc/filesystems` and `/proc/mounts` become readable
+/// once proc is mounted, like on a real system.
+#[derive(Default)]
+struct Fake {
+    filesystems: String,
+    mounts_text: String,
+    fail: HashMap<&'static str, Errno>,
+    calls: Vec<String>,
+    logs: Vec<String>,
+    proc_mounted: bool,
+}
+
+impl Fake {
+    fn with_fs(list: &[&str]) -> Fake {
+        let filesystems = list.iter().map(|f| format!("nodev\t{f}\n")).collect();
+        Fake {
+            filesystems,
+            ..Fake::default()
+        }
+    }
+    fn mounted_targets(&self) -> Vec<&str> {
+        self.calls
+            .iter()
+            .filter_map(|c| c.strip_prefix("mount "))
+            .map(|c| c.split(' ').next().unwrap())
+            .collect()
+    }
+}
+
+impl Sys for Fake {
+    fn mount(
+        &mut self,
+        source: &str,
+        target: &str,
+        fstype: &str,
+        flags: u64,
+        data: Option<&str>,
+    ) -> Result<(), Errno> {
+        self.calls.push(format!(
+            "mount {target} {fstype} {source} {flags:#x} {}",
+            data.unwrap_or("-")
+        ));
+        if let Some(e) = self.fail.get(target) {
+            self.calls.pop();
+            return Err(*e);
+        }
+        if target == "/proc" {
+            self.proc_mounted = true;
+        }
+        Ok(())
+    }
+    fn mkdir_p(&mut self, path: &str) -> Result<(), Errno> {
+        self.calls.push(format!("mkdir {path}"));
+        Ok(())
+    }
+    fn read_file(&mut self, path: &str) -> Option<String> {
+        match path {
+            _ if !self.proc_mounted => None,
+            "/proc/filesystems" => Some(self.filesystems.clone()),
+            "/proc/mounts" => Some(self.mounts_text.clone()),
+            _ => None,
+        }
+    }
+    fn log(&mut self, msg: &str) {
+        self.logs.push(msg.to_string());
+    }
+}
+
+const ALL: &[&str] = &[
+    "proc", "sysfs", "devtmpfs", "devpts", "tmpfs", "cgroup2", "ext4",
+];
+
+#[test]
+fn mounts_table_in_order() {
+    let mut f = Fake::with_fs(ALL);
+    let mounted = mount_all(&mut f, &[]).unwrap();
+    let want = [
+        "/proc",
+        "/sys",
+        "/dev",
+        "/dev/pts",
+        "/dev/shm",
+        "/run",
+        "/tmp",
+        "/sys/fs/cgroup",
+    ];
+    assert_eq!(mounted, want);
+    assert_eq!(f.mounted_targets(), want);
+    assert!(f.logs.is_empty(), "{:?}", f.logs);
+    assert!(f.calls.contains(&"mkdir /dev/pts".to_string()));
+    assert!(f
+        .calls
+        .contains(&"mount /tmp tmpfs tmpfs 0x6 mode=1777".to_string()));
+    assert!(f.calls.contains(&"mount /proc proc proc 0xe -".to_string()));
+}
+
+#[test]
+fn unsupported_fs_skipped_and_reported_once() {
+    // No devpts, no cgroup2 (optional: silent).
+    let mut f = Fake::with_fs(&["proc", "sysfs", "devtmpfs", "tmpfs"]);
+    let mounted = mount_all(&mut f, &[]).unwrap();
+    assert_eq!(
+        mounted,
+        ["/proc", "/sys", "/dev", "/dev/shm", "/run", "/tmp"]
+    );
+    assert_eq!(
+        f.logs,
+        ["skipping mount /dev/pts (devpts): not supported by this kernel"]
+    );
+}
+
+#[test]
+fn enodev_and_einval_mean_unsupported_for_table() {
+    let mut f = Fake::with_fs(ALL);
+    f.fail.insert("/dev/pts", Errno::ENODEV);
+    f.fail.insert("/run", Errno::EINVAL);
+    let mounted = mount_all(&mut f, &[]).unwrap();
+    assert!(!mounted.contains(&"/run".to_string()));
+    assert_eq!(
+        f.logs,
+        [
+            "skipping mount /dev/pts (devpts): not supported by this kernel",
+            "skipping mount /run (tmpfs): not supported by this kernel"
+        ]
+    );
+}
+
+#[test]
+fn already_mounted_is_fine() {
+    let mut f = Fake::with_fs(ALL);
+    f.mounts_text = "devtmpfs /dev devtmpfs rw 0 0\n".into();
+    f.fail.insert("/tmp", Errno::EBUSY);
+    let mounted = mount_all(&mut f, &[]).unwrap();
+    assert!(!mounted.contains(&"/dev".to_string()));
+    assert!(!mounted.contains(&"/tmp".to_string()));
+    assert!(mounted.contains(&"/dev/pts".to_string()));
+    assert!(f.logs.is_empty());
+}
+
+#[test]
+fn essential_failure_is_fatal() {
+    let mut f = Fake::with_fs(ALL);
+    f.fail.insert("/sys", Errno::EPERM);
+    let err = mount_all(&mut f, &[]).unwrap_err();
+    assert!(
+        err.starts_with("essential mount /sys (sysfs) failed"),
+        "{err}"
+    );
+    // Nothing after the failure was attempted.
+    assert_eq!(f.mounted_targets(), ["/proc"]);
+
+    let mut f = Fake::with_fs(&["proc", "sysfs", "tmpfs"]);
+    let err = mount_all(&mut f, &[]).unwrap_err();
+    assert_eq!(
+        err,
+        "essential mount /dev (devtmpfs) not supported by this kernel"
+    );
+
+    let mut f = Fake::with_fs(ALL);
+    f.fail.insert("/proc", Errno::ENOENT);
+    assert!(mount_all(&mut f, &[]).is_err());
+}
+
+#[test]
+fn non_essential_failure_is_reported() {
+    let mut f = Fake::with_fs(ALL);
+    f.fail.insert("/dev/shm", Errno::EACCES);
+    let mounted = mount_all(&mut f, &[]).unwrap();
+    assert_eq!(mounted.len(), 7);
+    assert_eq!(f.logs.len(), 1);
+    assert!(
+        f.logs[0].starts_with("mount /dev/shm (tmpfs) failed: "),
+        "{:?}",
+        f.logs
+    );
+}
+
+#[test]
+fn extra_mounts_after_table_in_order() {
+    let extra = [
+        ExtraMount {
+            source: "/dev/vda".into(),
+            target: "/data".into(),
+            fstype: "ext4".into(),
+            options: None,
+        },
+        ExtraMount {
+            source: "none".into(),
+            target: "/mnt/t".into(),
+            fstype: "tmpfs".into(),
+            options: Some("size=1m".into()),
+        },
+        ExtraMount {
+            source: "share".into(),
+            target: "/mnt/9p".into(),
+            fstype: "9p".into(),
+            options: None,
+        },
+        ExtraMount {
+            source: "x".into(),
+            target: "/mnt/bad".into(),
+            fstype: "tmpfs".into(),
+            options: Some("bogus".into()),
+        },
+    ];
+    let mut f = Fake::with_fs(ALL);
+    f.fail.insert("/mnt/bad", Errno::EINVAL);
+    let mounted = mount_all(&mut f, &extra).unwrap();
+    assert_eq!(&mounted[MOUNT_TABLE.len()..], ["/data", "/mnt/t"]);
+    assert!(f
+        .calls
+        .contains(&"mount /mnt/t tmpfs none 0x0 size=1m".to_string()));
+    assert!(f.calls.contains(&"mkdir /mnt/t".to_string()));
+    assert_eq!(
+        f.logs,
+        [
+            "skipping mount /mnt/9p (9p): not supported by this kernel",
+            "mount /mnt/bad (tmpfs) failed: invalid argument"
+        ]
+    );
+}
+
+#[test]
+fn parse_helpers() {
+    assert_eq!(
+        parse_filesystems("nodev\tsysfs\n\text4\n"),
+        ["sysfs", "ext4"]
+    );
+    assert!(is_mounted("proc /proc proc rw 0 0\n", "/proc", "proc"));
+    assert!(!is_mounted("proc /proc proc rw 0 0\n", "/sys", "sysfs"));
+}
