@@ -72,7 +72,7 @@ pub fn cases(a: &Artifacts, accel: Accel) -> Vec<Case> {
 pub fn run(args: &Args) -> Result<()> {
     let ctx = Ctx::new();
     let a = artifacts::build(&ctx, &args.image.image, true)?;
-    let accel = kiln_vm::probe_kvm();
+    let accel = kiln_vm::probe_kvm(&a.kernel, &a.initrd);
     eprintln!("test-boot: accelerator {accel:?} (KVM is probed; TCG when it does not work)");
     let log_dir = ctx.out.join("test-boot");
     let selected: Vec<Case> = cases(&a, accel)

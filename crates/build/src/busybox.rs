@@ -57,7 +57,8 @@ pub fn build_busybox(req: &BusyboxRequest) -> Result<Built> {
         .add(req.kernel_headers.display().to_string())
         .add(req.epoch.to_string());
     let dir = req.build_root.join(format!("busybox-{}", key.short()));
-    let binary = dir.join("kiln-busybox");
+    // Named `busybox`: it picks the applet from argv[0].
+    let binary = dir.join("kiln-out/busybox");
     let done = dir.join("kiln-done");
     if done.exists() && binary.exists() {
         return Ok(Built { path: binary, build_dir: dir, cached: true });
@@ -68,8 +69,7 @@ pub fn build_busybox(req: &BusyboxRequest) -> Result<Built> {
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
 
     let env = reproducible_env(req.epoch);
-    let log = req.log_dir.join("busybox-config.log");
-    run_logged("busybox defconfig", make(req.src, &dir, &["defconfig"], &env), &log)?;
+    run_logged("busybox defconfig", make(req.src, &dir, &["defconfig"], &env), req.log_dir)?;
     let dotconfig = dir.join(".config");
     let text = std::fs::read_to_string(&dotconfig).with_context(|| format!("reading {}", dotconfig.display()))?;
     let cflags = format!("\"-isystem {}\"", req.kernel_headers.display());
@@ -78,12 +78,11 @@ pub fn build_busybox(req: &BusyboxRequest) -> Result<Built> {
         .with_context(|| format!("writing {}", dotconfig.display()))?;
     // BusyBox's kconfig has no olddefconfig: answer every new question with its default.
     let oldconfig = make(req.src, &dir, &["oldconfig"], &env).stdin_bytes("\n".repeat(4000));
-    run_logged("busybox oldconfig", oldconfig, &log)?;
+    run_logged("busybox oldconfig", oldconfig, req.log_dir)?;
     check_config(&fragments, &dotconfig)?;
 
     let jobs = format!("-j{}", req.jobs);
-    let log = req.log_dir.join("busybox-build.log");
-    run_logged("busybox build", make(req.src, &dir, &[&jobs, "CC=musl-gcc", "busybox"], &env), &log)?;
+    run_logged("busybox build", make(req.src, &dir, &[&jobs, "CC=musl-gcc", "busybox"], &env), req.log_dir)?;
     copy_atomic(&dir.join("busybox"), &binary)?;
     std::fs::write(&done, key.finish()).with_context(|| format!("writing {}", done.display()))?;
     Ok(Built { path: binary, build_dir: dir, cached: false })

@@ -66,15 +66,13 @@ pub fn build_kernel(req: &KernelRequest) -> Result<Built> {
     std::fs::write(&allconfig, &merged).with_context(|| format!("writing {}", allconfig.display()))?;
 
     let env = reproducible_env(req.epoch);
-    let log = req.log_dir.join("kernel-config.log");
     let kca = format!("KCONFIG_ALLCONFIG={}", allconfig.display());
-    run_logged("kernel allnoconfig", make(req.src, &dir, &[&kca, "allnoconfig"], &env), &log)?;
-    run_logged("kernel olddefconfig", make(req.src, &dir, &["olddefconfig"], &env), &log)?;
+    run_logged("kernel allnoconfig", make(req.src, &dir, &[&kca, "allnoconfig"], &env), req.log_dir)?;
+    run_logged("kernel olddefconfig", make(req.src, &dir, &["olddefconfig"], &env), req.log_dir)?;
     check_config(&fragments, &dir.join(".config"))?;
 
     let jobs = format!("-j{}", req.jobs);
-    let log = req.log_dir.join("kernel-build.log");
-    run_logged("kernel build", make(req.src, &dir, &[&jobs, "bzImage"], &env), &log)?;
+    run_logged("kernel build", make(req.src, &dir, &[&jobs, "bzImage"], &env), req.log_dir)?;
     copy_atomic(&dir.join("arch/x86/boot/bzImage"), &image)?;
     std::fs::write(&done, key.finish()).with_context(|| format!("writing {}", done.display()))?;
     Ok(Built { path: image, build_dir: dir, cached: false })
@@ -111,8 +109,7 @@ pub fn install_headers(src: &Path, src_sha256: &str, build_root: &Path, log_dir:
     let obj = dir.join("obj");
     std::fs::create_dir_all(&obj).with_context(|| format!("creating {}", obj.display()))?;
     let dest = format!("INSTALL_HDR_PATH={}", dir.join("usr").display());
-    let log = log_dir.join("kernel-headers.log");
-    run_logged("kernel headers", make(src, &obj, &[&dest, "headers_install"], &[]), &log)?;
+    run_logged("kernel headers", make(src, &obj, &[&dest, "headers_install"], &[]), log_dir)?;
     std::fs::remove_dir_all(&obj).ok();
     std::fs::write(&done, src_sha256).with_context(|| format!("writing {}", done.display()))?;
     Ok(include)

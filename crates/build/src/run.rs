@@ -10,8 +10,16 @@ use std::time::{Duration, Instant};
 /// How many lines of the log a failure shows.
 pub const TAIL_LINES: usize = 25;
 
-/// Runs `cmd` with stdout and stderr into `log`, showing a spinner with the latest line.
-pub fn run_logged(label: &str, cmd: duct::Expression, log: &Path) -> Result<()> {
+/// The log file of a labelled step: `kernel build` → `LOG_DIR/kernel-build.log`.
+pub fn log_path(log_dir: &Path, label: &str) -> std::path::PathBuf {
+    let name: String = label.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    log_dir.join(format!("{}.log", name.trim_matches('-')))
+}
+
+/// Runs `cmd` with stdout and stderr into `LOG_DIR/LABEL.log`, showing a spinner with
+/// the latest line.
+pub fn run_logged(label: &str, cmd: duct::Expression, log_dir: &Path) -> Result<()> {
+    let log = &log_path(log_dir, label);
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -66,8 +74,8 @@ mod tests {
     #[test]
     fn success_logs_everything() {
         let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("logs/ok.log");
-        run_logged("echo", duct::cmd!("sh", "-c", "echo out; echo err >&2"), &log).unwrap();
+        let log = dir.path().join("logs/say-hello.log");
+        run_logged("say hello", duct::cmd!("sh", "-c", "echo out; echo err >&2"), &dir.path().join("logs")).unwrap();
         let text = std::fs::read_to_string(&log).unwrap();
         assert!(text.contains("out") && text.contains("err"));
     }
@@ -75,9 +83,9 @@ mod tests {
     #[test]
     fn failure_shows_tail_and_log_path() {
         let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("fail.log");
+        let log = dir.path().join("make.log");
         let script = "for i in $(seq 1 100); do echo line$i; done; echo 'error: boom' >&2; exit 3";
-        let err = run_logged("make", duct::cmd!("sh", "-c", script), &log).unwrap_err().to_string();
+        let err = run_logged("make", duct::cmd!("sh", "-c", script), dir.path()).unwrap_err().to_string();
         assert!(err.contains("error: boom") && err.contains("line100"), "{err}");
         assert!(!err.contains("line50\n"), "only the tail: {err}");
         assert!(err.contains(&log.display().to_string()) && err.contains("exit status: 3"), "{err}");

@@ -30,7 +30,7 @@ pub fn build(inputs: &IsoInputs, out: &Path) -> Result<()> {
             "set_to_mtime"
         )
         .env("SOURCE_DATE_EPOCH", inputs.epoch.to_string());
-        run_logged("iso (grub-mkrescue)", cmd, &inputs.log_dir.join("iso.log"))
+        run_logged("iso grub-mkrescue", cmd, inputs.log_dir)
     });
     let _ = std::fs::remove_dir_all(&staging);
     if let Err(e) = result {

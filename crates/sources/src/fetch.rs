@@ -105,7 +105,7 @@ impl Fetcher {
                 let progress = if std::io::IsTerminal::is_terminal(&std::io::stderr()) { "--progress-bar" } else { "-sS" };
                 self.runner.run(
                     "curl",
-                    &["-fL", progress, "--connect-timeout", "15", "--retry", "1", "-o", &out_s, url],
+                    &["-fL", progress, "--connect-timeout", "15", "-o", &out_s, url],
                     work,
                 )?;
                 Ok(out)

@@ -1,7 +1,6 @@
 //! QEMU command lines for the ways Kiln's artifacts boot.
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Debian's `ovmf` package: the UEFI firmware as one file for `-bios`.
@@ -85,35 +84,25 @@ impl Machine {
     }
 }
 
-/// Whether KVM actually works here (the device can exist and still fail): starts an
-/// empty KVM machine and asks it to quit. Bounded by a timeout.
-pub fn probe_kvm() -> Accel {
-    if !std::path::Path::new("/dev/kvm").exists() {
+/// Whether KVM actually works here. `/dev/kvm` can exist, and QEMU can start with it,
+/// while guests still hang (seen on nested virtualisation): so the probe boots the real
+/// kernel under KVM and wants its first line within a few seconds; otherwise TCG.
+pub fn probe_kvm(kernel: &Path, initrd: &Path) -> Accel {
+    if std::fs::File::options().read(true).write(true).open("/dev/kvm").is_err() {
         return Accel::Tcg;
     }
-    let child = Command::new("qemu-system-x86_64")
-        .args(["-accel", "kvm", "-machine", "none", "-nodefaults", "-display", "none", "-monitor", "stdio"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let Ok(mut child) = child else { return Accel::Tcg };
-    if let Some(stdin) = child.stdin.as_mut() {
-        use std::io::Write;
-        let _ = stdin.write_all(b"quit\n");
-    }
-    drop(child.stdin.take());
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return if status.success() { Accel::Kvm } else { Accel::Tcg },
-            Ok(None) if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Accel::Tcg;
-            }
-        }
+    let boot = Boot::Kernel { kernel: kernel.to_owned(), initrd: initrd.to_owned(), append: "console=ttyS0".into() };
+    let mut machine = Machine::new(Firmware::SeaBios, boot, Accel::Kvm);
+    machine.no_reboot = true;
+    let log = std::env::temp_dir().join(format!("kiln-kvm-probe-{}.log", std::process::id()));
+    let works = crate::Session::start(&machine, &log)
+        .and_then(|mut s| s.expect("Linux version", Duration::from_secs(15)))
+        .is_ok();
+    let _ = std::fs::remove_file(&log);
+    if works {
+        Accel::Kvm
+    } else {
+        Accel::Tcg
     }
 }
 
