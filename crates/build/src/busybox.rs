@@ -1,7 +1,7 @@
 //! The BusyBox build: `defconfig` + fragments, static with musl-gcc against the kernel's
 //! headers, strictly checked, cached by its inputs.
 
-use crate::cache::{copy_atomic, Key};
+use crate::cache::{copy_atomic, BuildDir, Key};
 use crate::kconfig::{self, Fragment, Value};
 use crate::kernel::{check_config, make, reproducible_env, Built};
 use crate::run::run_logged;
@@ -56,17 +56,14 @@ pub fn build_busybox(req: &BusyboxRequest) -> Result<Built> {
         .add(crate::tool_version("musl-gcc")?)
         .add(req.kernel_headers.display().to_string())
         .add(req.epoch.to_string());
-    let dir = req.build_root.join(format!("busybox-{}", key.short()));
+    let build = BuildDir::new(req.build_root, "busybox", &key);
+    let dir = build.dir.clone();
     // Named `busybox`: it picks the applet from argv[0].
     let binary = dir.join("kiln-out/busybox");
-    let done = dir.join("kiln-done");
-    if done.exists() && binary.exists() {
+    if build.is_done(&[&binary]) {
         return Ok(Built { path: binary, build_dir: dir, cached: true });
     }
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
-    }
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    build.reset()?;
 
     let env = reproducible_env(req.epoch);
     run_logged("busybox defconfig", make(req.src, &dir, &["defconfig"], &env), req.log_dir)?;
@@ -84,7 +81,7 @@ pub fn build_busybox(req: &BusyboxRequest) -> Result<Built> {
     let jobs = format!("-j{}", req.jobs);
     run_logged("busybox build", make(req.src, &dir, &[&jobs, "CC=musl-gcc", "busybox"], &env), req.log_dir)?;
     copy_atomic(&dir.join("busybox"), &binary)?;
-    std::fs::write(&done, key.finish()).with_context(|| format!("writing {}", done.display()))?;
+    build.mark_done(&key)?;
     Ok(Built { path: binary, build_dir: dir, cached: false })
 }
 

@@ -40,6 +40,39 @@ impl Key {
     }
 }
 
+/// The build directory of one cache key. It is reused only when its `kiln-done` marker
+/// exists: a tree left by an interrupted or failed build is deleted and started over.
+pub struct BuildDir {
+    pub dir: std::path::PathBuf,
+    done: std::path::PathBuf,
+}
+
+impl BuildDir {
+    /// `ROOT/NAME-KEY16`.
+    pub fn new(root: &Path, name: &str, key: &Key) -> BuildDir {
+        let dir = root.join(format!("{name}-{}", key.short()));
+        BuildDir { done: dir.join("kiln-done"), dir }
+    }
+
+    /// Whether a finished build is there, with all of `outputs`.
+    pub fn is_done(&self, outputs: &[&Path]) -> bool {
+        self.done.exists() && outputs.iter().all(|p| p.exists())
+    }
+
+    /// Deletes whatever is there and creates the directory empty.
+    pub fn reset(&self) -> Result<()> {
+        if self.dir.exists() {
+            std::fs::remove_dir_all(&self.dir).with_context(|| format!("removing {}", self.dir.display()))?;
+        }
+        std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))
+    }
+
+    /// Marks the build finished (the last thing a build does).
+    pub fn mark_done(&self, key: &Key) -> Result<()> {
+        std::fs::write(&self.done, key.finish()).with_context(|| format!("writing {}", self.done.display()))
+    }
+}
+
 /// Writes `data` to `dest` through a temporary file in the same directory, so a reader
 /// (or an interrupted run) never sees a half-written file.
 pub fn write_atomic(dest: &Path, data: &[u8]) -> Result<()> {
@@ -85,6 +118,21 @@ mod tests {
         assert_ne!(k(&["a"]), k(&["b"]));
         assert_ne!(Key::new("kernel").short(), Key::new("busybox").short());
         assert_eq!(Key::new("x").short().len(), 16);
+    }
+
+    #[test]
+    fn build_dir_is_reused_only_when_done() {
+        let root = tempfile::tempdir().unwrap();
+        let key = Key::new("k");
+        let b = BuildDir::new(root.path(), "linux", &key);
+        let out = b.dir.join("bzImage");
+        b.reset().unwrap();
+        std::fs::write(&out, b"half").unwrap();
+        assert!(!b.is_done(&[&out]), "no marker: an interrupted build");
+        b.mark_done(&key).unwrap();
+        assert!(b.is_done(&[&out]));
+        b.reset().unwrap();
+        assert!(!out.exists() && !b.is_done(&[]));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The Linux build: `allnoconfig` + fragments, strictly checked, cached by its inputs.
 
-use crate::cache::{copy_atomic, Key};
+use crate::cache::{copy_atomic, BuildDir, Key};
 use crate::kconfig::{self, Fragment};
 use crate::run::run_logged;
 use anyhow::{bail, Context, Result};
@@ -51,17 +51,13 @@ pub fn build_kernel(req: &KernelRequest) -> Result<Built> {
     let merged = kconfig::merge(&fragments)?;
     let mut key = Key::new("kernel-v1");
     key.add(req.src_sha256).add(&merged).add(crate::tool_version("gcc")?).add(req.epoch.to_string());
-    let dir = req.build_root.join(format!("linux-{}", key.short()));
+    let build = BuildDir::new(req.build_root, "linux", &key);
+    let dir = build.dir.clone();
     let image = dir.join("bzImage");
-    let done = dir.join("kiln-done");
-    if done.exists() && image.exists() {
+    if build.is_done(&[&image]) {
         return Ok(Built { path: image, build_dir: dir, cached: true });
     }
-    // An unfinished tree (Ctrl-C, a failure) is never trusted: start it over.
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
-    }
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    build.reset()?;
     let allconfig = dir.join("kiln-allconfig");
     std::fs::write(&allconfig, &merged).with_context(|| format!("writing {}", allconfig.display()))?;
 
@@ -74,7 +70,7 @@ pub fn build_kernel(req: &KernelRequest) -> Result<Built> {
     let jobs = format!("-j{}", req.jobs);
     run_logged("kernel build", make(req.src, &dir, &[&jobs, "bzImage"], &env), req.log_dir)?;
     copy_atomic(&dir.join("arch/x86/boot/bzImage"), &image)?;
-    std::fs::write(&done, key.finish()).with_context(|| format!("writing {}", done.display()))?;
+    build.mark_done(&key)?;
     Ok(Built { path: image, build_dir: dir, cached: false })
 }
 
@@ -97,20 +93,20 @@ pub fn check_config(fragments: &[Fragment], dotconfig: &Path) -> Result<()> {
 /// Installs the kernel's userspace headers (for building BusyBox against them). They
 /// depend only on the source, so they are cached by its hash.
 pub fn install_headers(src: &Path, src_sha256: &str, build_root: &Path, log_dir: &Path) -> Result<PathBuf> {
-    let dir = build_root.join(format!("linux-headers-{}", &src_sha256[..16]));
+    let mut key = Key::new("linux-headers-v1");
+    key.add(src_sha256);
+    let build = BuildDir::new(build_root, "linux-headers", &key);
+    let dir = build.dir.clone();
     let include = dir.join("usr/include");
-    let done = dir.join("kiln-done");
-    if done.exists() {
+    if build.is_done(&[&include]) {
         return Ok(include);
     }
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
-    }
+    build.reset()?;
     let obj = dir.join("obj");
     std::fs::create_dir_all(&obj).with_context(|| format!("creating {}", obj.display()))?;
     let dest = format!("INSTALL_HDR_PATH={}", dir.join("usr").display());
     run_logged("kernel headers", make(src, &obj, &[&dest, "headers_install"], &[]), log_dir)?;
     std::fs::remove_dir_all(&obj).ok();
-    std::fs::write(&done, src_sha256).with_context(|| format!("writing {}", done.display()))?;
+    build.mark_done(&key)?;
     Ok(include)
 }
