@@ -16,6 +16,8 @@ pub struct Artifacts {
     pub initrd: PathBuf,
     pub iso: Option<PathBuf>,
     pub linux_version: String,
+    pub init_binary: PathBuf,
+    pub busybox_binary: PathBuf,
 }
 
 fn step(n: usize, total: usize, what: &str) {
@@ -108,6 +110,8 @@ pub fn build(ctx: &Ctx, image: &str, iso: bool) -> Result<Artifacts> {
         initrd,
         iso: iso_path,
         linux_version: linux.version.clone(),
+        init_binary: init,
+        busybox_binary: bb.path,
     })
 }
 

@@ -2,6 +2,7 @@
 //! dispatches; each subcommand is a module, and the logic lives in `crates/`.
 
 mod artifacts;
+mod bench;
 mod ctx;
 mod deps;
 mod doctor;
@@ -40,6 +41,8 @@ enum Command {
     TestBoot(test_boot::Args),
     /// Run every test: unit tests (cargo test), then test-boot
     Test(test_boot::Args),
+    /// Measure build and boot times and artifact sizes (reported, never asserted)
+    Bench(ImageArg),
 }
 
 fn main() {
@@ -51,6 +54,7 @@ fn main() {
         Command::Qemu(a) => qemu::run(&a),
         Command::TestBoot(a) => test_boot::run(&a),
         Command::Test(a) => test::run(&a),
+        Command::Bench(a) => bench::run(&a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

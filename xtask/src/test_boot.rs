@@ -3,6 +3,8 @@
 
 mod cases;
 
+pub use cases::MARKER;
+
 use crate::artifacts;
 use crate::ctx::Ctx;
 use anyhow::{bail, Result};

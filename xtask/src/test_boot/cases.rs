@@ -162,6 +162,8 @@ mod tests {
             initrd: "initrd.img".into(),
             iso: Some(format!("{name}.iso").into()),
             linux_version: "6.12.117".into(),
+            init_binary: "kiln-init".into(),
+            busybox_binary: "busybox".into(),
         }
     }
 
