@@ -31,6 +31,8 @@ pub fn reproducible_env(epoch: u64) -> Vec<(&'static str, String)> {
         ("KBUILD_BUILD_TIMESTAMP", crate::utc_date(epoch)),
         ("KBUILD_BUILD_USER", "kiln".into()),
         ("KBUILD_BUILD_HOST", "kiln".into()),
+        // The build counter (#N in `uname -v`); every build starts in a fresh tree anyway.
+        ("KBUILD_BUILD_VERSION", "1".into()),
         ("SOURCE_DATE_EPOCH", epoch.to_string()),
         ("LC_ALL", "C".into()),
     ]
