@@ -60,6 +60,7 @@ pub fn run_script(name: &str, machine: &Machine, steps: &[Step], log: &Path) -> 
         command_line: machine.command_line(),
     };
     let outcome = Session::start(machine, log).and_then(|mut session| {
+        session.fail_on = steps.iter().filter_map(|s| if let Step::Never(t) = s { Some(t.clone()) } else { None }).collect();
         let r = run_steps(&mut session, steps, &mut result);
         let r = r.and_then(|()| check_never(&session, steps, &mut result));
         session.kill();

@@ -25,6 +25,8 @@ pub struct Session {
     cursor: usize,
     status: Option<ExitStatus>,
     log: PathBuf,
+    /// Text that ends any wait at once (a kernel panic will not get better).
+    pub fail_on: Vec<String>,
 }
 
 impl Session {
@@ -73,7 +75,7 @@ impl Session {
             });
         }
         let stdin = child.stdin.take();
-        Ok(Session { child, stdin, output, started: Instant::now(), cursor: 0, status: None, log: log.to_owned() })
+        Ok(Session { child, stdin, output, started: Instant::now(), cursor: 0, status: None, log: log.to_owned(), fail_on: Vec::new() })
     }
 
     pub fn log_path(&self) -> &Path {
@@ -109,6 +111,11 @@ impl Session {
                 let start = self.cursor;
                 self.cursor += pos + needle.len();
                 return Ok(text[start..start + pos].to_string());
+            }
+            if let Some(bad) = self.fail_on.iter().find(|b| text.get(self.cursor..).is_some_and(|t| t.contains(b.as_str()))) {
+                let bad = bad.clone();
+                drop(out);
+                return Err(Error::Check(format!("the guest printed {bad:?} while we waited for {needle:?}; last output:\n{}", self.tail())));
             }
             let now = Instant::now();
             if out.eof {
@@ -203,6 +210,16 @@ mod tests {
         assert!(s.wait_exit(Duration::from_millis(300)).is_err());
         assert!(t.elapsed() < Duration::from_secs(10));
         assert!(s.child.try_wait().unwrap().is_some(), "killed");
+    }
+
+    #[test]
+    fn fail_on_ends_the_wait_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = sh("echo 'Kernel panic - not syncing'; sleep 600", &dir.path().join("p.log"));
+        s.fail_on.push("Kernel panic".into());
+        let t = Instant::now();
+        let err = s.expect("boot complete", Duration::from_secs(60)).unwrap_err().to_string();
+        assert!(err.contains("Kernel panic") && t.elapsed() < Duration::from_secs(30), "{err}");
     }
 
     #[test]
