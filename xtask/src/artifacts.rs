@@ -153,6 +153,7 @@ fn build_iso(ctx: &Ctx, spec: &ImageSpec, kernel: &Path, initrd: &Path, out: &Pa
     let template = std::fs::read_to_string(&template_path).with_context(|| format!("reading {}", template_path.display()))?;
     let layout = match spec.iso.layout {
         kiln_image::IsoLayout::Mkrescue => kiln_iso::Layout::Mkrescue,
+        kiln_image::IsoLayout::Slim => kiln_iso::Layout::Slim,
     };
     let inputs = kiln_iso::IsoInputs {
         kernel,

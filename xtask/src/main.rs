@@ -8,6 +8,7 @@ mod deps;
 mod doctor;
 mod iso;
 mod qemu;
+mod size;
 mod test;
 mod test_boot;
 
@@ -41,6 +42,8 @@ enum Command {
     TestBoot(test_boot::Args),
     /// Run every test: unit tests (cargo test), then test-boot
     Test(test_boot::Args),
+    /// Show where the ISO's bytes go (also written as out/NAME/size.json)
+    Size(ImageArg),
     /// Measure build and boot times and artifact sizes (reported, never asserted)
     Bench(ImageArg),
 }
@@ -55,6 +58,7 @@ fn main() {
         Command::TestBoot(a) => test_boot::run(&a),
         Command::Test(a) => test::run(&a),
         Command::Bench(a) => bench::run(&a),
+        Command::Size(a) => size::run(&a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -97,8 +97,11 @@ fn default_restart() -> RestartSpec {
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum IsoLayout {
-    /// GRUB's stock `grub-mkrescue` image.
+    /// One small hybrid image (BIOS + UEFI, CD + USB): GRUB core images with just the
+    /// modules used, the EFI one in an appended FAT partition.
     #[default]
+    Slim,
+    /// GRUB's stock `grub-mkrescue` image (about 20 MiB of boot machinery).
     Mkrescue,
 }
 

@@ -15,7 +15,7 @@ fn defaults_give_serial_and_vga_entries() {
     assert_eq!(s.iso.entries.len(), 2);
     assert_eq!(s.cmdline(&s.iso.entries[0]), "quiet console=tty0 console=ttyS0");
     assert_eq!(s.iso.label, "KILN");
-    assert_eq!(s.iso.layout, IsoLayout::Mkrescue);
+    assert_eq!(s.iso.layout, IsoLayout::Slim);
 }
 
 #[test]

@@ -2,10 +2,17 @@
 //! at `/images/pxeboot/vmlinuz`, the initramfs at `/images/pxeboot/initrd.img`.
 //! [`build_iso`] is the one entry point, whatever layout makes the image.
 
+mod efi;
+mod elf;
 mod grub;
+mod grubmod;
 mod mkrescue;
+mod size;
+mod slim;
 
 pub use grub::{render_grub_cfg, Entry, Menu};
+pub use size::{size_report, SizeReport};
+pub use slim::MENU_MODULES;
 
 use anyhow::Result;
 use std::path::Path;
@@ -17,6 +24,10 @@ pub const INITRD_PATH: &str = "images/pxeboot/initrd.img";
 pub enum Layout {
     /// GRUB's stock `grub-mkrescue` (BIOS + UEFI, CD + USB; large).
     Mkrescue,
+    /// One small hybrid image (BIOS + UEFI, CD + USB) with the same menu: GRUB core
+    /// images made with `grub-mkimage`, the EFI one in an appended FAT partition. The
+    /// menu may use the commands of [`MENU_MODULES`] only. See `slim.rs`.
+    Slim,
 }
 
 pub struct IsoInputs<'a> {
@@ -35,5 +46,6 @@ pub struct IsoInputs<'a> {
 pub fn build_iso(layout: Layout, inputs: &IsoInputs, out: &Path) -> Result<()> {
     match layout {
         Layout::Mkrescue => mkrescue::build(inputs, out),
+        Layout::Slim => slim::build(inputs, out),
     }
 }

@@ -1,0 +1,146 @@
+//! Builds slim ISOs around dummy kernel and initramfs files and checks their structure
+//! with xorriso and mtools. Skipped (with a note) where the tools are missing.
+
+use kiln_iso::{build_iso, size_report, Entry, IsoInputs, Layout, Menu};
+use std::path::{Path, PathBuf};
+
+fn tools_present() -> bool {
+    let ok = ["xorriso", "grub-mkimage", "mformat", "xz"].iter().all(|t| which(t))
+        && Path::new("/usr/lib/grub/i386-pc/boot_hybrid.img").exists()
+        && Path::new("/usr/lib/grub/x86_64-efi/moddep.lst").exists();
+    if !ok {
+        eprintln!("skipped: needs xorriso, grub-pc-bin, grub-efi-amd64-bin, mtools, xz (cargo xtask deps)");
+    }
+    ok
+}
+
+fn which(tool: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+}
+
+/// Deterministic filler that does not compress away.
+fn noise(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+fn build(dir: &Path, name: &str) -> PathBuf {
+    let kernel = dir.join("vmlinuz");
+    let initrd = dir.join("initrd.img");
+    std::fs::write(&kernel, noise(300_001, 7)).unwrap();
+    std::fs::write(&initrd, noise(120_000, 9)).unwrap();
+    let menu = Menu {
+        entries: vec![
+            Entry { name: "Kiln (serial console)".into(), cmdline: "console=tty0 console=ttyS0".into() },
+            Entry { name: "Kiln (VGA console)".into(), cmdline: "console=ttyS0 console=tty0".into() },
+        ],
+        default: 1,
+        timeout: 4,
+    };
+    let out = dir.join(name);
+    let inputs = IsoInputs {
+        kernel: &kernel,
+        initrd: &initrd,
+        menu: &menu,
+        grub_template: include_str!("../../../boot/grub.cfg"),
+        label: "KILNTEST",
+        epoch: 1_735_689_600,
+        log_dir: &dir.join("logs"),
+    };
+    build_iso(Layout::Slim, &inputs, &out).unwrap();
+    out
+}
+
+fn xorriso(iso: &Path, args: &[&str]) -> String {
+    let mut all = vec!["-indev".to_string(), iso.display().to_string()];
+    all.extend(args.iter().map(|s| s.to_string()));
+    duct::cmd("xorriso", all).stderr_null().read().unwrap()
+}
+
+/// The value columns of a `-report_*` line such as `GPT type GUID : 2 28732a…`.
+fn field<'a>(report: &'a str, key: &str, n: &str) -> Option<Vec<&'a str>> {
+    report.lines().find_map(|l| {
+        let (k, v) = l.split_once(" : ")?;
+        let v: Vec<&str> = v.split_whitespace().collect();
+        (k.trim() == key && v.first() == Some(&n)).then(|| v[1..].to_vec())
+    })
+}
+
+#[test]
+fn slim_iso_is_hybrid_bios_and_uefi() {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let iso = build(dir.path(), "k.iso");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(leftovers.len(), 4, "only inputs, logs and the ISO remain: {leftovers:?}");
+    let report = xorriso(&iso, &["-report_el_torito", "plain", "-report_system_area", "plain"]);
+
+    // Two El Torito images: the BIOS core (a file, patched for GRUB) and the EFI partition.
+    let bios = field(&report, "El Torito boot img", "1").expect(&report);
+    assert_eq!((bios[0], bios[2]), ("BIOS", "none"), "{report}");
+    assert_eq!(field(&report, "El Torito img path", "1").unwrap(), ["/boot/grub/bios.img"]);
+    assert!(report.contains("grub2-boot-info"), "{report}");
+    let efi = field(&report, "El Torito boot img", "2").expect(&report);
+    assert_eq!((efi[0], efi[2]), ("UEFI", "none"), "{report}");
+
+    // The disk view: GRUB's hybrid MBR, a GPT whose partition 2 is the EFI system partition.
+    assert!(report.contains("grub2-mbr") && report.contains("GPT"), "{report}");
+    // A protective MBR for the GPT, and (xorriso's --mbr-force-bootable) an active entry.
+    assert_eq!(field(&report, "MBR partition", "1").unwrap()[1], "0xee", "{report}");
+    assert!(report.lines().any(|l| l.starts_with("MBR partition ") && l.contains(" 0x80 ")), "{report}");
+    let esp_guid = "28732ac11ff8d211ba4b00a0c93ec93b"; // C12A7328-F81F-11D2-BA4B-00A0C93EC93B
+    assert_eq!(field(&report, "GPT type GUID", "2").unwrap(), [esp_guid], "{report}");
+    let part = field(&report, "GPT start and size", "2").unwrap();
+    let (start, sectors): (u64, u64) = (part[0].parse().unwrap(), part[1].parse().unwrap());
+    let len = std::fs::metadata(&iso).unwrap().len();
+    assert!((start + sectors) * 512 <= len, "the partition lies inside the image");
+    // The El Torito UEFI image is that partition.
+    let efi_lba: u64 = efi[6].parse().unwrap();
+    assert_eq!(efi_lba * 4, start, "{report}");
+
+    // The partition holds BOOTX64.EFI (mtools reads it in place, at its offset).
+    let img = format!("{}@@{}", iso.display(), start * 512);
+    let listing = duct::cmd!("mdir", "-b", "-i", &img, "::/EFI/BOOT").env("MTOOLS_SKIP_CHECK", "1").read().unwrap();
+    assert!(listing.contains("BOOTX64.EFI"), "{listing}");
+
+    // Kernel and initramfs once, byte for byte; the menu; the EFI side's modules.
+    let x = dir.path().join("x");
+    xorriso(&iso, &["-osirrox", "on", "-extract", "/", x.to_str().unwrap()]);
+    assert_eq!(std::fs::read(x.join("images/pxeboot/vmlinuz")).unwrap(), noise(300_001, 7));
+    assert_eq!(std::fs::read(x.join("images/pxeboot/initrd.img")).unwrap(), noise(120_000, 9));
+    let cfg = std::fs::read_to_string(x.join("boot/grub/grub.cfg")).unwrap();
+    assert!(cfg.contains("set timeout=4") && cfg.contains("set default=1") && cfg.contains("menuentry 'Kiln (VGA console)'"), "{cfg}");
+    let normal = std::fs::read(x.join("boot/grub/x86_64-efi/normal.mod")).unwrap();
+    assert_eq!(&normal[..6], b"\xfd7zXZ\0", "modules on the ISO are xz-compressed");
+    let files = xorriso(&iso, &["-find", "/", "-type", "f"]);
+    assert_eq!(files.matches("vmlinuz").count(), 1, "{files}");
+
+    // The goal: boot machinery under half a MiB over kernel + initramfs.
+    let size = size_report(&iso).unwrap();
+    assert_eq!((size.kernel, size.initrd), (300_001, 120_000));
+    assert!(size.overhead() <= 512 * 1024, "{size}");
+    assert!(size.bios_core > 0 && size.efi_image > 0 && size.grub_files > 0, "{size}");
+}
+
+#[test]
+fn slim_iso_is_reproducible() {
+    if !tools_present() {
+        return;
+    }
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let first = std::fs::read(build(a.path(), "k.iso")).unwrap();
+    // A second later, elsewhere: no wall-clock time or path may leak in.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let second = std::fs::read(build(b.path(), "other.iso")).unwrap();
+    assert!(first == second, "two builds differ");
+}

@@ -1,0 +1,54 @@
+//! `cargo xtask size`: where the ISO's bytes go, as a table and as JSON.
+
+use crate::artifacts::{self, human};
+use crate::ctx::Ctx;
+use anyhow::{Context, Result};
+
+pub fn run(args: &crate::ImageArg) -> Result<()> {
+    let ctx = Ctx::new();
+    let a = artifacts::build(&ctx, &args.image, true)?;
+    let iso = a.iso.clone().expect("iso built");
+    let r = kiln_iso::size_report(&iso)?;
+    let rows = [
+        ("kernel", r.kernel),
+        ("initramfs", r.initrd),
+        ("BIOS loader (GRUB core)", r.bios_core),
+        ("EFI image (FAT)", r.efi_image),
+        ("GRUB files", r.grub_files),
+        ("ISO metadata and padding", r.other),
+    ];
+    println!("{}", iso.display());
+    for (what, bytes) in rows {
+        println!("  {what:<26} {bytes:>9}  {:>10}  {:>5.1}%", human(bytes), 100.0 * bytes as f64 / r.total.max(1) as f64);
+    }
+    println!("  {:<26} {:>9}  {:>10}", "total", r.total, human(r.total));
+    println!("  {:<26} {:>9}  {:>10}", "boot machinery", r.overhead(), human(r.overhead()));
+
+    // The initramfs by its biggest files.
+    let cpio = kiln_initramfs::decompress_xz(&std::fs::read(&a.initrd)?)?;
+    let mut files: Vec<(String, usize)> =
+        kiln_initramfs::read_newc(&cpio)?.into_iter().filter(|e| e.is_file()).map(|e| (e.name, e.data.len())).collect();
+    files.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+    println!("initramfs: biggest files (uncompressed)");
+    for (name, bytes) in files.iter().take(5) {
+        println!("  /{name:<25} {bytes:>9}  {:>10}", human(*bytes as u64));
+    }
+
+    let json = serde_json::json!({
+        "iso": iso.display().to_string(),
+        "total": r.total,
+        "kernel": r.kernel,
+        "initramfs": r.initrd,
+        "bios_loader": r.bios_core,
+        "efi_image": r.efi_image,
+        "grub_files": r.grub_files,
+        "iso_metadata_and_padding": r.other,
+        "boot_machinery": r.overhead(),
+        "initramfs_files": files.iter().take(20).map(|(n, b)| serde_json::json!({"path": format!("/{n}"), "bytes": b})).collect::<Vec<_>>(),
+    });
+    let path = ctx.image_dir(&args.image).join("size.json");
+    kiln_build::cache::write_atomic(&path, serde_json::to_string_pretty(&json)?.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!("written to {}", path.display());
+    Ok(())
+}
