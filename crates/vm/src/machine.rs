@@ -34,7 +34,8 @@ pub enum Accel {
 pub struct Machine {
     pub firmware: Firmware,
     pub boot: Boot,
-    pub memory_mib: u32,
+    /// `-m`; `None` leaves QEMU's default (128 MiB), as in a user's plain command line.
+    pub memory_mib: Option<u32>,
     pub accel: Accel,
     /// Make a guest reboot end QEMU (tests use it so `reboot` is observable).
     pub no_reboot: bool,
@@ -42,13 +43,17 @@ pub struct Machine {
 
 impl Machine {
     pub fn new(firmware: Firmware, boot: Boot, accel: Accel) -> Machine {
-        Machine { firmware, boot, memory_mib: 256, accel, no_reboot: false }
+        Machine { firmware, boot, memory_mib: None, accel, no_reboot: false }
     }
 
     /// The arguments after `qemu-system-x86_64`. Nothing here is needed for the guest to
     /// boot, get a shell or power off beyond what a user's plain command line has.
     pub fn args(&self) -> Vec<String> {
-        let mut a: Vec<String> = vec!["-m".into(), self.memory_mib.to_string(), "-nographic".into()];
+        let mut a: Vec<String> = Vec::new();
+        if let Some(m) = self.memory_mib {
+            a.extend(["-m".into(), m.to_string()]);
+        }
+        a.push("-nographic".into());
         a.push("-accel".into());
         a.push(match self.accel {
             Accel::Kvm => "kvm".into(),
@@ -113,7 +118,7 @@ mod tests {
     #[test]
     fn cdrom_under_seabios_is_the_seed_command() {
         let m = Machine::new(Firmware::SeaBios, Boot::Cdrom("out/kiln.iso".into()), Accel::Tcg);
-        assert_eq!(m.command_line(), "qemu-system-x86_64 -m 256 -nographic -accel tcg -cdrom out/kiln.iso");
+        assert_eq!(m.command_line(), "qemu-system-x86_64 -nographic -accel tcg -cdrom out/kiln.iso");
     }
 
     #[test]
