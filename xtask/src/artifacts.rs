@@ -138,7 +138,7 @@ fn build_init(ctx: &Ctx) -> Result<PathBuf> {
     Ok(target_dir.join(target).join("guest/kiln-init"))
 }
 
-fn build_iso(ctx: &Ctx, spec: &ImageSpec, kernel: &Path, initrd: &Path, out: &Path) -> Result<()> {
+pub fn build_iso(ctx: &Ctx, spec: &ImageSpec, kernel: &Path, initrd: &Path, out: &Path) -> Result<()> {
     let menu = kiln_iso::Menu {
         entries: spec
             .iso

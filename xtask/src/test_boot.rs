@@ -22,10 +22,22 @@ pub fn run(args: &Args) -> Result<()> {
     let ctx = Ctx::new();
     let a = artifacts::build(&ctx, &args.image.image, true)?;
     let demo = artifacts::build(&ctx, "demo", true)?;
+    // The failure paths under UEFI: the same kernel and initramfs in an ISO whose only
+    // menu entry adds the failure to the command line (OVMF cannot boot `-kernel`).
+    let mut variants = Vec::new();
+    for (name, extra) in cases::FAILURE_VARIANTS {
+        let mut spec = a.spec.clone();
+        let serial = spec.iso.entries[0].clone();
+        spec.iso.entries = vec![kiln_image::MenuEntry { name: format!("{} ({name})", serial.name), args: format!("{} {extra}", serial.args) }];
+        spec.iso.default = 0;
+        let iso = ctx.out.join("test-boot").join(format!("{name}.iso"));
+        artifacts::build_iso(&ctx, &spec, &a.kernel, &a.initrd, &iso)?;
+        variants.push(iso);
+    }
     let accel = kiln_vm::probe_kvm(&a.kernel, &a.initrd);
     eprintln!("test-boot: accelerator {accel:?} (KVM is probed; TCG when it does not work)");
     let log_dir = ctx.out.join("test-boot");
-    let selected: Vec<cases::Case> = cases::cases(&a, &demo, accel)
+    let selected: Vec<cases::Case> = cases::cases(&a, &demo, &variants, accel)
         .into_iter()
         .filter(|c| args.only.is_empty() || args.only.iter().any(|o| c.name.contains(o.as_str())))
         .collect();
@@ -43,10 +55,10 @@ pub fn run(args: &Args) -> Result<()> {
         };
         if r.passed() {
             passed += 1;
-            println!("PASS {:<16} {:>6.1}s  {} checks{boot}", r.name, r.seconds, r.checks);
+            println!("PASS {:<24} {:>6.1}s  {} checks{boot}", r.name, r.seconds, r.checks);
         } else {
             failed += 1;
-            println!("FAIL {:<16} {:>6.1}s{boot}", r.name, r.seconds);
+            println!("FAIL {:<24} {:>6.1}s{boot}", r.name, r.seconds);
             println!("     {}", r.error.as_deref().unwrap_or_default().replace('\n', "\n     "));
             println!("     command: {}", r.command_line);
             println!("     log: {}", r.log.display());

@@ -104,7 +104,10 @@ pub fn merge(fragments: &[Fragment]) -> Result<String, Error> {
     let mut seen: BTreeMap<&str, (&Fragment, &Setting)> = BTreeMap::new();
     let mut out = String::new();
     for frag in fragments {
-        out.push_str(&format!("# from {}\n", frag.path.display()));
+        // The file name only: the merged text is part of cache keys, which must not
+        // depend on where the checkout is.
+        let name = frag.path.file_name().unwrap_or(frag.path.as_os_str());
+        out.push_str(&format!("# from {}\n", Path::new(name).display()));
         for s in &frag.settings {
             if let Some((pf, ps)) = seen.get(s.name.as_str()) {
                 if ps.value != s.value {
@@ -226,6 +229,8 @@ mod tests {
         let b = frag("b.config", "\n# CONFIG_X is not set\n");
         let e = merge(&[a.clone(), b]).unwrap_err().to_string();
         assert!(e.contains("a.config:1") && e.contains("b.config:2") && e.contains("CONFIG_X"), "{e}");
+        let moved = Fragment::parse(Path::new("/elsewhere/a.config"), "CONFIG_X=y\n").unwrap();
+        assert_eq!(merge(&[a.clone()]).unwrap(), merge(&[moved]).unwrap(), "independent of the checkout's path");
         let same = frag("c.config", "CONFIG_X=y\n");
         assert!(merge(&[a, same]).unwrap().contains("CONFIG_X=y\n"));
     }

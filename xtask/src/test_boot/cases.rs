@@ -127,8 +127,12 @@ fn direct(a: &Artifacts, extra: &str) -> Boot {
     Boot::Kernel { kernel: a.kernel.clone(), initrd: a.initrd.clone(), append }
 }
 
-/// Every cell of the default image, then init's behaviour cases.
-pub fn cases(minimal: &Artifacts, demo: &Artifacts, accel: Accel) -> Vec<Case> {
+/// Kernel arguments that force init's failure paths, by case name.
+pub const FAILURE_VARIANTS: [(&str, &str); 2] = [("rescue", "kiln.rescue kiln.break=panic"), ("fatal-mount", "kiln.break=mount")];
+
+/// Every cell of the default image, then init's behaviour cases. `variants` are the
+/// ISOs of [`FAILURE_VARIANTS`], in that order.
+pub fn cases(minimal: &Artifacts, demo: &Artifacts, variants: &[std::path::PathBuf], accel: Accel) -> Vec<Case> {
     let iso = minimal.iso.clone().expect("test-boot builds the iso");
     let demo_iso = demo.iso.clone().expect("test-boot builds the iso");
     let steps = shell_steps(&minimal.linux_version);
@@ -143,8 +147,13 @@ pub fn cases(minimal: &Artifacts, demo: &Artifacts, accel: Accel) -> Vec<Case> {
     add("reboot-ovmf-cd", Firmware::Ovmf, Boot::Cdrom(iso), reboot_steps());
     add("demo-direct", Firmware::SeaBios, direct(demo, ""), demo_steps());
     add("demo-ovmf-cd", Firmware::Ovmf, Boot::Cdrom(demo_iso), demo_steps());
-    add("rescue-after-panic", Firmware::SeaBios, direct(minimal, "kiln.rescue kiln.break=panic"), rescue_steps());
-    add("fatal-mount-powers-off", Firmware::SeaBios, direct(minimal, "kiln.break=mount"), fatal_steps());
+    let [(_, rescue), (_, fatal)] = FAILURE_VARIANTS;
+    add("rescue-after-panic", Firmware::SeaBios, direct(minimal, rescue), rescue_steps());
+    add("fatal-mount-powers-off", Firmware::SeaBios, direct(minimal, fatal), fatal_steps());
+    if let [rescue_iso, fatal_iso] = variants {
+        add("rescue-ovmf-cd", Firmware::Ovmf, Boot::Cdrom(rescue_iso.clone()), rescue_steps());
+        add("fatal-mount-ovmf-cd", Firmware::Ovmf, Boot::Cdrom(fatal_iso.clone()), fatal_steps());
+    }
     out
 }
 
@@ -169,9 +178,9 @@ mod tests {
 
     #[test]
     fn every_firmware_and_medium_is_covered_and_names_are_unique() {
-        let cases = cases(&artifacts("minimal"), &artifacts("demo"), Accel::Tcg);
+        let cases = cases(&artifacts("minimal"), &artifacts("demo"), &["r.iso".into(), "f.iso".into()], Accel::Tcg);
         let mut names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
-        for cell in ["direct-kernel", "seabios-cd", "seabios-disk", "ovmf-cd", "ovmf-disk"] {
+        for cell in ["direct-kernel", "seabios-cd", "seabios-disk", "ovmf-cd", "ovmf-disk", "rescue-ovmf-cd", "fatal-mount-ovmf-cd"] {
             assert!(names.contains(&cell), "{cell} missing");
         }
         names.sort();
@@ -181,7 +190,7 @@ mod tests {
 
     #[test]
     fn every_case_checks_for_a_kernel_panic_and_ends_the_machine() {
-        for c in cases(&artifacts("minimal"), &artifacts("demo"), Accel::Tcg) {
+        for c in cases(&artifacts("minimal"), &artifacts("demo"), &["r.iso".into(), "f.iso".into()], Accel::Tcg) {
             assert!(c.steps.contains(&Step::Never("Kernel panic".into())), "{}", c.name);
             assert!(matches!(c.steps.iter().rev().find(|s| !matches!(s, Step::Never(_))), Some(Step::Exit { .. })), "{}", c.name);
         }
