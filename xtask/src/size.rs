@@ -9,16 +9,8 @@ pub fn run(args: &crate::ImageArg) -> Result<()> {
     let a = artifacts::build(&ctx, &args.image, true)?;
     let iso = a.iso.clone().expect("iso built");
     let r = kiln_iso::size_report(&iso)?;
-    let rows = [
-        ("kernel", r.kernel),
-        ("initramfs", r.initrd),
-        ("BIOS loader (GRUB core)", r.bios_core),
-        ("EFI image (FAT)", r.efi_image),
-        ("GRUB files", r.grub_files),
-        ("ISO metadata and padding", r.other),
-    ];
     println!("{}", iso.display());
-    for (what, bytes) in rows {
+    for (what, bytes) in r.rows() {
         println!("  {what:<26} {bytes:>9}  {:>10}  {:>5.1}%", human(bytes), 100.0 * bytes as f64 / r.total.max(1) as f64);
     }
     println!("  {:<26} {:>9}  {:>10}", "total", r.total, human(r.total));

@@ -29,19 +29,23 @@ impl SizeReport {
     pub fn overhead(&self) -> u64 {
         self.total.saturating_sub(self.kernel + self.initrd)
     }
-}
 
-impl std::fmt::Display for SizeReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        let rows = [
+    /// The parts, named, in the order a table shows them; they add up to `total`.
+    pub fn rows(&self) -> [(&'static str, u64); 6] {
+        [
             ("kernel", self.kernel),
             ("initramfs", self.initrd),
             ("BIOS core image", self.bios_core),
             ("EFI image", self.efi_image),
             ("GRUB files", self.grub_files),
             ("ISO metadata, padding", self.other),
-        ];
-        for (name, n) in rows {
+        ]
+    }
+}
+
+impl std::fmt::Display for SizeReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        for (name, n) in self.rows() {
             writeln!(f, "{name:<22} {n:>10}  {:>8.1} KiB", n as f64 / 1024.0)?;
         }
         writeln!(f, "{:<22} {:>10}  {:>8.1} KiB", "total", self.total, self.total as f64 / 1024.0)?;
