@@ -16,6 +16,8 @@ pub struct Artifacts {
     pub initrd: PathBuf,
     pub iso: Option<PathBuf>,
     pub linux_version: String,
+    /// `out/NAME/pxeboot/`: vmlinuz, initrd.img and the iPXE script.
+    pub pxe_dir: PathBuf,
     pub init_binary: PathBuf,
     pub busybox_binary: PathBuf,
 }
@@ -93,6 +95,9 @@ pub fn build(ctx: &Ctx, image: &str, iso: bool) -> Result<Artifacts> {
     step(6, total, "pxeboot files");
     let vmlinuz = pxe.join("vmlinuz");
     kiln_build::cache::copy_atomic(&k.path, &vmlinuz)?;
+    let default = &spec.iso.entries[spec.iso.default];
+    let entry = kiln_iso::Entry { name: default.name.clone(), cmdline: spec.cmdline(default) };
+    kiln_build::cache::write_atomic(&pxe.join(kiln_iso::IPXE_SCRIPT), kiln_iso::render_ipxe(&entry).as_bytes())?;
     eprintln!("  {}", pxe.display());
 
     let iso_path = if iso {
@@ -110,6 +115,7 @@ pub fn build(ctx: &Ctx, image: &str, iso: bool) -> Result<Artifacts> {
         initrd,
         iso: iso_path,
         linux_version: linux.version.clone(),
+        pxe_dir: pxe,
         init_binary: init,
         busybox_binary: bb.path,
     })

@@ -7,10 +7,12 @@ mod elf;
 mod grub;
 mod grubmod;
 mod mkrescue;
+mod pxe;
 mod size;
 mod slim;
 
 pub use grub::{render_grub_cfg, Entry, Menu};
+pub use pxe::{render_ipxe, IPXE_SCRIPT};
 pub use size::{size_report, SizeReport};
 pub use slim::MENU_MODULES;
 

@@ -20,6 +20,9 @@ pub enum Boot {
     Cdrom(PathBuf),
     /// The ISO (or a disk image) as a raw hard disk, as after `dd` to a USB stick.
     Disk(PathBuf),
+    /// Network boot: the PC's PXE ROM loads `bootfile` from QEMU's built-in TFTP
+    /// server, which serves `dir`.
+    Pxe { dir: PathBuf, bootfile: String },
     /// Direct kernel boot, no boot loader.
     Kernel { kernel: PathBuf, initrd: PathBuf, append: String },
 }
@@ -66,6 +69,9 @@ impl Machine {
             Boot::Cdrom(iso) => a.extend(["-cdrom".into(), iso.display().to_string()]),
             // snapshot=on: the guest's writes never reach the artifact under test.
             Boot::Disk(img) => a.extend(["-drive".into(), format!("file={},format=raw,snapshot=on", img.display())]),
+            Boot::Pxe { dir, bootfile } => {
+                a.extend(["-nic".into(), format!("user,tftp={},bootfile={bootfile}", dir.display()), "-boot".into(), "n".into()])
+            }
             Boot::Kernel { kernel, initrd, append } => a.extend([
                 "-kernel".into(),
                 kernel.display().to_string(),
@@ -130,6 +136,16 @@ mod tests {
         assert!(a.windows(2).any(|w| w == ["-drive", "file=k.iso,format=raw,snapshot=on"]));
         assert!(a.windows(2).any(|w| w == ["-accel", "kvm"]));
         assert_eq!(a.last().unwrap(), "-no-reboot");
+    }
+
+    #[test]
+    fn pxe_uses_the_builtin_tftp_server() {
+        let boot = Boot::Pxe { dir: "out/minimal/pxeboot".into(), bootfile: "boot.ipxe".into() };
+        let m = Machine::new(Firmware::SeaBios, boot, Accel::Tcg);
+        assert_eq!(
+            m.command_line(),
+            "qemu-system-x86_64 -nographic -accel tcg -nic user,tftp=out/minimal/pxeboot,bootfile=boot.ipxe -boot n"
+        );
     }
 
     #[test]
