@@ -63,6 +63,7 @@ pub fn build(ctx: &Ctx, image: &str, iso: bool) -> Result<Artifacts> {
     let bb = busybox::build_busybox(&busybox::BusyboxRequest {
         src: &bb_src,
         src_sha256: &bb_tar.sha256,
+        base: spec.busybox.base.make_target(),
         fragments: &bb_fragments,
         kernel_headers: &headers,
         build_root: &build_root,
@@ -130,15 +131,16 @@ fn unpacked(ctx: &Ctx, name: &str, tar: &Fetched) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// kiln-init as a static binary (glibc, `+crt-static`), in its own target directory so
-/// the host build's flags never mix with the guest's.
+/// kiln-init as a libc-free static binary (no_std on rustix + origin), in its own
+/// target directory so the host build's flags never mix with the guest's. The
+/// explicit `--target` keeps RUSTFLAGS (non-PIE static code) away from build scripts.
 fn build_init(ctx: &Ctx) -> Result<PathBuf> {
     let sh = ctx.shell()?;
     let target = "x86_64-unknown-linux-gnu";
     let target_dir = ctx.root.join("target/guest");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    xshell::cmd!(sh, "{cargo} build --quiet --profile guest -p kiln-init --target {target} --target-dir {target_dir}")
-        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+    xshell::cmd!(sh, "{cargo} build --quiet --profile guest -p kiln-init --features guest --target {target} --target-dir {target_dir}")
+        .env("RUSTFLAGS", "-C relocation-model=static -C target-feature=+crt-static")
         .run()
         .context("building kiln-init")?;
     Ok(target_dir.join(target).join("guest/kiln-init"))

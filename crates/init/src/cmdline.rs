@@ -8,6 +8,9 @@
 //! | `kiln.break=panic`   | panic right after the mounts (tests the failure path)    |
 //! | `kiln.break=mount`   | act as if an essential mount failed                      |
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use crate::config::parse_env;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +81,7 @@ pub fn kernel_words(text: &str) -> Vec<String> {
             in_word = true;
         } else if c.is_whitespace() && !in_quotes {
             if in_word {
-                words.push(std::mem::take(&mut cur));
+                words.push(core::mem::take(&mut cur));
                 in_word = false;
             }
         } else {

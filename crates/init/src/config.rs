@@ -14,8 +14,11 @@
 //! [`ConfigError`]s (with line numbers) and skipped. [`Config::render`]
 //! produces text that parses back to the same `Config`.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use crate::policy::Restart;
-use std::fmt;
+use core::fmt;
 
 /// Environment every child gets unless overridden (by `env` lines or
 /// `kiln.env=` on the kernel command line).
@@ -84,7 +87,7 @@ impl fmt::Display for ConfigError {
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl core::error::Error for ConfigError {}
 
 impl Config {
     /// Parses the config text. Bad lines are reported and skipped.
@@ -334,7 +337,7 @@ pub fn split_words(line: &str) -> Result<Vec<String>, String> {
         match c {
             c if c.is_whitespace() => {
                 if in_word {
-                    words.push(std::mem::take(&mut cur));
+                    words.push(core::mem::take(&mut cur));
                     in_word = false;
                 }
             }

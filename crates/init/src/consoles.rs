@@ -1,5 +1,8 @@
 //! Parsing `/proc/consoles` into console tty paths.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 /// Used when `/proc/consoles` lists nothing usable.
 pub const FALLBACK_CONSOLE: &str = "/dev/console";
 

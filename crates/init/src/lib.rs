@@ -7,6 +7,24 @@
 //! The build tool uses [`config::Config`] to generate `/etc/kiln/init.conf`:
 //! build a `Config`, call [`config::Config::check`] and then
 //! [`config::Config::render`].
+//!
+//! The crate is `no_std` (with `alloc`) because the binary is: it runs with no
+//! libc at all, on rustix's raw system calls and origin's program start.
+
+#![no_std]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+/// What `std`'s prelude would have given every module.
+mod prelude {
+    pub use alloc::format;
+    pub use alloc::string::{String, ToString};
+    pub use alloc::vec;
+    pub use alloc::vec::Vec;
+}
+use prelude::*;
 
 pub mod cmdline;
 pub mod config;

@@ -1,4 +1,13 @@
 //! kiln-init: Kiln's PID 1. See README.md for behaviour and options.
+//!
+//! No libc: origin provides the program entry (`_start` → `origin_main`),
+//! rustix the system calls, rustix-dlmalloc the heap.
+
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+extern crate origin; // links `_start`; without this line the entry point is 0
 
 mod os;
 mod shutdown;
@@ -10,30 +19,48 @@ use kiln_init::config::Config;
 use kiln_init::consoles::{parse_proc_consoles, FALLBACK_CONSOLE};
 use kiln_init::mounts::mount_all;
 use kiln_init::{boot_marker, format_secs, CONFIG_PATH};
-use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
-use nix::sys::stat::{umask, Mode};
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+use core::time::Duration;
 use os::log;
+use rustix::fs::Mode;
+use rustix::runtime::{How, KernelSigSet};
 use shutdown::fatal;
 use spawn::{spawn, Stdio};
-use std::time::Duration;
 use supervisor::Supervisor;
 
-fn main() {
-    if nix::unistd::getpid().as_raw() != 1 {
-        eprintln!("kiln-init: must run as pid 1");
-        std::process::exit(1);
-    }
-    shutdown::install_panic_hook();
-    // Everything arrives through the signalfd in the supervisor.
-    let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&SigSet::all()), None);
-    // Ctrl-Alt-Del sends SIGINT to us instead of rebooting at once.
-    let _ = nix::sys::reboot::set_cad_enabled(false);
-    umask(Mode::from_bits_truncate(0o022));
-    let _ = std::env::set_current_dir("/");
+#[global_allocator]
+static HEAP: rustix_dlmalloc::GlobalDlmalloc = rustix_dlmalloc::GlobalDlmalloc;
 
-    let (config, config_errors) = match std::fs::read_to_string(CONFIG_PATH) {
-        Ok(text) => Config::parse(&text),
-        Err(_) => Default::default(),
+/// The precompiled `core` refers to the unwinder's personality routine even
+/// under panic=abort; it is never called.
+#[no_mangle]
+extern "C" fn rust_eh_personality() {}
+
+/// Called by origin's `_start`.
+#[no_mangle]
+fn origin_main(_argc: usize, _argv: *mut *mut u8, _envp: *mut *mut u8) -> i32 {
+    if rustix::process::getpid() != rustix::process::Pid::INIT {
+        let _ = os::write_all(os::stderr(), b"kiln-init: must run as pid 1\n");
+        return 1;
+    }
+    os::ensure_stdio();
+    // Every signal is taken synchronously in the supervisor's loop.
+    // SAFETY: blocking signals is always sound; no handlers are installed.
+    let _ = unsafe { rustix::runtime::kernel_sigprocmask(How::BLOCK, Some(&KernelSigSet::all())) };
+    // Ctrl-Alt-Del sends SIGINT to us instead of rebooting at once.
+    let _ = rustix::system::reboot(rustix::system::RebootCommand::CadOff);
+    rustix::process::umask(Mode::from_raw_mode(0o022));
+    let _ = rustix::process::chdir("/");
+    boot()
+}
+
+fn boot() -> ! {
+    let (config, config_errors) = match os::read_to_string(CONFIG_PATH) {
+        Some(text) => Config::parse(&text),
+        None => Default::default(),
     };
 
     // 1. Mounts.
@@ -50,7 +77,7 @@ fn main() {
         log(&e.to_string());
     }
 
-    let cmdline = Cmdline::parse(&std::fs::read_to_string("/proc/cmdline").unwrap_or_default());
+    let cmdline = Cmdline::parse(&os::read_to_string("/proc/cmdline").unwrap_or_default());
     for w in &cmdline.warnings {
         log(w);
     }
@@ -64,8 +91,8 @@ fn main() {
         .hostname
         .as_deref()
         .unwrap_or_else(|| config.hostname_or_default());
-    if let Err(e) = nix::unistd::sethostname(hostname) {
-        log(&format!("cannot set hostname '{hostname}': {e}"));
+    if let Err(e) = rustix::system::sethostname(hostname.as_bytes()) {
+        os::log_err(&format!("cannot set hostname '{hostname}'"), e);
     }
     let env = config.environment(&cmdline.env);
 
@@ -98,11 +125,11 @@ fn main() {
 
 /// Console ttys from /proc/consoles that exist, else /dev/console.
 fn find_consoles() -> Vec<String> {
-    let text = std::fs::read_to_string("/proc/consoles").unwrap_or_default();
+    let text = os::read_to_string("/proc/consoles").unwrap_or_default();
     let found: Vec<String> = parse_proc_consoles(&text)
         .into_iter()
         .map(|c| c.path)
-        .filter(|p| std::path::Path::new(p).exists())
+        .filter(|p| os::exists(p))
         .collect();
     if found.is_empty() {
         vec![FALLBACK_CONSOLE.to_string()]
@@ -113,7 +140,7 @@ fn find_consoles() -> Vec<String> {
 
 fn run_onboot(name: &str, argv: &[String], env: &[(String, String)]) {
     let pid = match spawn(argv, env, "/", Stdio::Inherit) {
-        Ok(pid) => pid.as_raw(),
+        Ok(pid) => pid,
         Err(e) => {
             log(&format!("onboot {name}: cannot start: {e}"));
             return;
@@ -147,8 +174,8 @@ fn write_boot_times(stages: &[(&str, Duration)]) {
         text.push_str(&format_secs(t.as_millis() as u64));
         text.push('\n');
     }
-    let res = os::mkdir_p("/run/kiln").and_then(|()| std::fs::write("/run/kiln/boot-times", text));
+    let res = os::mkdir_p("/run/kiln").and_then(|()| os::write_file("/run/kiln/boot-times", &text));
     if let Err(e) = res {
-        log(&format!("cannot write /run/kiln/boot-times: {e}"));
+        os::log_err("cannot write /run/kiln/boot-times", e);
     }
 }

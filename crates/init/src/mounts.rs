@@ -1,8 +1,11 @@
 //! The mount table and the logic that applies it (plus config mounts).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use crate::config::ExtraMount;
-use crate::sys::Sys;
-use nix::errno::Errno;
+use crate::sys::{errno_text, Sys};
+use rustix::io::Errno;
 
 pub const MS_NOSUID: u64 = 0x2;
 pub const MS_NODEV: u64 = 0x4;
@@ -140,22 +143,22 @@ pub fn mount_all(sys: &mut impl Sys, extra: &[ExtraMount]) -> Result<Vec<String>
         let _ = sys.mkdir_p(e.target);
         match sys.mount(e.source, e.target, e.fstype, e.flags, e.data) {
             Ok(()) => mounted.push(e.target.to_string()),
-            Err(Errno::EBUSY) => {}
-            Err(Errno::ENODEV) => unsupported(sys, &e)?,
-            Err(Errno::EINVAL) if from_table => unsupported(sys, &e)?,
+            Err(Errno::BUSY) => {}
+            Err(Errno::NODEV) => unsupported(sys, &e)?,
+            Err(Errno::INVAL) if from_table => unsupported(sys, &e)?,
             Err(err) if e.essential => {
                 return Err(format!(
                     "essential mount {} ({}) failed: {}",
                     e.target,
                     e.fstype,
-                    err.desc().to_lowercase()
+                    errno_text(err)
                 ))
             }
             Err(err) => sys.log(&format!(
                 "mount {} ({}) failed: {}",
                 e.target,
                 e.fstype,
-                err.desc().to_lowercase()
+                errno_text(err)
             )),
         }
     }

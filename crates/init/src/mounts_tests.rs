@@ -1,5 +1,6 @@
 use super::*;
 use std::collections::HashMap;
+use rustix::io::Errno;
 
 /// Records calls; `/proc/filesystems` and `/proc/mounts` become readable
 /// once proc is mounted, like on a real system.
@@ -115,8 +116,8 @@ fn unsupported_fs_skipped_and_reported_once() {
 #[test]
 fn enodev_and_einval_mean_unsupported_for_table() {
     let mut f = Fake::with_fs(ALL);
-    f.fail.insert("/dev/pts", Errno::ENODEV);
-    f.fail.insert("/run", Errno::EINVAL);
+    f.fail.insert("/dev/pts", Errno::NODEV);
+    f.fail.insert("/run", Errno::INVAL);
     let mounted = mount_all(&mut f, &[]).unwrap();
     assert!(!mounted.contains(&"/run".to_string()));
     assert_eq!(
@@ -132,7 +133,7 @@ fn enodev_and_einval_mean_unsupported_for_table() {
 fn already_mounted_is_fine() {
     let mut f = Fake::with_fs(ALL);
     f.mounts_text = "devtmpfs /dev devtmpfs rw 0 0\n".into();
-    f.fail.insert("/tmp", Errno::EBUSY);
+    f.fail.insert("/tmp", Errno::BUSY);
     let mounted = mount_all(&mut f, &[]).unwrap();
     assert!(!mounted.contains(&"/dev".to_string()));
     assert!(!mounted.contains(&"/tmp".to_string()));
@@ -143,7 +144,7 @@ fn already_mounted_is_fine() {
 #[test]
 fn essential_failure_is_fatal() {
     let mut f = Fake::with_fs(ALL);
-    f.fail.insert("/sys", Errno::EPERM);
+    f.fail.insert("/sys", Errno::PERM);
     let err = mount_all(&mut f, &[]).unwrap_err();
     assert!(
         err.starts_with("essential mount /sys (sysfs) failed"),
@@ -160,14 +161,14 @@ fn essential_failure_is_fatal() {
     );
 
     let mut f = Fake::with_fs(ALL);
-    f.fail.insert("/proc", Errno::ENOENT);
+    f.fail.insert("/proc", Errno::NOENT);
     assert!(mount_all(&mut f, &[]).is_err());
 }
 
 #[test]
 fn non_essential_failure_is_reported() {
     let mut f = Fake::with_fs(ALL);
-    f.fail.insert("/dev/shm", Errno::EACCES);
+    f.fail.insert("/dev/shm", Errno::ACCESS);
     let mounted = mount_all(&mut f, &[]).unwrap();
     assert_eq!(mounted.len(), 7);
     assert_eq!(f.logs.len(), 1);
@@ -207,7 +208,7 @@ fn extra_mounts_after_table_in_order() {
         },
     ];
     let mut f = Fake::with_fs(ALL);
-    f.fail.insert("/mnt/bad", Errno::EINVAL);
+    f.fail.insert("/mnt/bad", Errno::INVAL);
     let mounted = mount_all(&mut f, &extra).unwrap();
     assert_eq!(&mounted[MOUNT_TABLE.len()..], ["/data", "/mnt/t"]);
     assert!(f

@@ -1,7 +1,10 @@
 //! Restart policy and back-off. Time is passed in explicitly (as a
 //! [`Duration`] since any fixed origin, e.g. boot) so this is testable.
 
-use std::time::Duration;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use core::time::Duration;
 
 /// A child that died this soon after starting counts as a crash loop.
 pub const FAST_EXIT: Duration = Duration::from_secs(1);

@@ -2,14 +2,18 @@
 
 use crate::os::{self, write_consoles, write_path, Reaped};
 use crate::spawn::{spawn, Stdio};
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
+use core::time::Duration;
 use kiln_init::cmdline::Cmdline;
 use kiln_init::config::DEFAULT_ENV;
 use kiln_init::consoles::{parse_proc_consoles, FALLBACK_CONSOLE};
-use nix::mount::{umount2, MntFlags};
-use nix::sys::reboot::{reboot, RebootMode};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::{sync, Pid};
-use std::time::Duration;
+use rustix::fs::sync;
+use rustix::mount::{unmount, UnmountFlags};
+use rustix::process::{kill_process_group, Pid, Signal};
+use rustix::system::{reboot, RebootCommand};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -27,11 +31,11 @@ impl Action {
         }
     }
 
-    fn mode(self) -> RebootMode {
+    fn command(self) -> RebootCommand {
         match self {
-            Action::PowerOff => RebootMode::RB_POWER_OFF,
-            Action::Reboot => RebootMode::RB_AUTOBOOT,
-            Action::Halt => RebootMode::RB_HALT_SYSTEM,
+            Action::PowerOff => RebootCommand::PowerOff,
+            Action::Reboot => RebootCommand::Restart,
+            Action::Halt => RebootCommand::Halt,
         }
     }
 }
@@ -45,7 +49,7 @@ fn reap_for(limit: Duration) {
                 if os::now() >= deadline {
                     return;
                 }
-                std::thread::sleep(Duration::from_millis(20));
+                os::sleep(Duration::from_millis(20));
             }
             Reaped::Child(..) => {}
             Reaped::NoChildren => return,
@@ -56,50 +60,42 @@ fn reap_for(limit: Duration) {
 /// Terminates everything, unmounts and powers off / reboots / halts.
 pub fn shutdown(action: Action, consoles: &[String], mounted: &[String]) -> ! {
     write_consoles(consoles, &format!("kiln-init: {}\n", action.verb()));
-    let all = Pid::from_raw(-1);
-    let _ = kill(all, Signal::SIGTERM);
-    let _ = kill(all, Signal::SIGCONT);
+    // kill(-1, SIG): every process but PID 1 itself.
+    let all = |sig| kill_process_group(Pid::INIT, sig);
+    let _ = all(Signal::TERM);
+    let _ = all(Signal::CONT);
     reap_for(Duration::from_secs(2));
-    let _ = kill(all, Signal::SIGKILL);
+    let _ = all(Signal::KILL);
     reap_for(Duration::from_secs(1));
     sync();
     for target in mounted.iter().rev() {
-        let _ = umount2(target.as_str(), MntFlags::MNT_DETACH);
+        let _ = unmount(target.as_str(), UnmountFlags::DETACH);
     }
     sync();
-    let _ = reboot(action.mode());
+    let _ = reboot(action.command());
     idle_forever()
 }
 
 /// PID 1 must never exit.
 pub fn idle_forever() -> ! {
     loop {
-        std::thread::sleep(Duration::from_secs(3600));
+        os::sleep(Duration::from_secs(3600));
     }
 }
 
 fn cmdline() -> Option<Cmdline> {
-    if let Ok(t) = std::fs::read_to_string("/proc/cmdline") {
+    if let Some(t) = os::read_to_string("/proc/cmdline") {
         return Some(Cmdline::parse(&t));
     }
     // /proc may not be mounted yet (or its mount failed): try once.
     let _ = os::mkdir_p("/proc");
-    let _ = nix::mount::mount(
-        Some("proc"),
-        "/proc",
-        Some("proc"),
-        nix::mount::MsFlags::empty(),
-        None::<&str>,
-    );
-    std::fs::read_to_string("/proc/cmdline")
-        .ok()
-        .map(|t| Cmdline::parse(&t))
+    let _ = rustix::mount::mount("proc", "/proc", "proc", rustix::mount::MountFlags::empty(), None);
+    os::read_to_string("/proc/cmdline").map(|t| Cmdline::parse(&t))
 }
 
 fn say(text: &str) {
     if write_path(FALLBACK_CONSOLE, text).is_err() {
-        use std::io::Write;
-        let _ = std::io::stderr().write_all(text.as_bytes());
+        let _ = os::write_all(os::stderr(), text.as_bytes());
     }
 }
 
@@ -111,18 +107,22 @@ pub fn fatal(msg: &str) -> ! {
         say("kiln-init: rescue shell (exit to power off)\n");
         rescue_shell();
     }
+    power_off_now()
+}
+
+/// sync + power-off, with no allocation (the panic handler may need it).
+fn power_off_now() -> ! {
     sync();
-    let _ = reboot(RebootMode::RB_POWER_OFF);
+    let _ = reboot(RebootCommand::PowerOff);
     idle_forever()
 }
 
 fn rescue_shell() {
     // The device behind /dev/console can be a controlling tty; /dev/console can't.
-    let tty = std::fs::read_to_string("/proc/consoles")
-        .ok()
+    let tty = os::read_to_string("/proc/consoles")
         .and_then(|t| parse_proc_consoles(&t).into_iter().find(|c| c.preferred))
         .map(|c| c.path)
-        .filter(|p| std::path::Path::new(p).exists())
+        .filter(|p| os::exists(p))
         .unwrap_or_else(|| FALLBACK_CONSOLE.to_string());
     let env: Vec<(String, String)> = DEFAULT_ENV
         .iter()
@@ -138,27 +138,26 @@ fn rescue_shell() {
     };
     loop {
         match os::wait_any(true) {
-            Reaped::Child(p, _) if p == pid.as_raw() => return,
+            Reaped::Child(p, _) if p == pid => return,
             Reaped::Child(..) | Reaped::NoneYet => {}
             Reaped::NoChildren => return,
         }
     }
 }
 
-/// Routes panics through [`fatal`] (the binary is built with panic=abort;
-/// the hook runs first and never returns).
-pub fn install_panic_hook() {
-    std::panic::set_hook(Box::new(|info| {
-        let payload = info.payload();
-        let msg = payload
-            .downcast_ref::<&str>()
-            .copied()
-            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-            .unwrap_or("panic");
-        let at = info
-            .location()
-            .map(|l| format!(" (at {}:{})", l.file(), l.line()))
-            .unwrap_or_default();
-        fatal(&format!("{msg}{at}"))
-    }));
+static PANICKING: AtomicBool = AtomicBool::new(false);
+
+/// Routes panics through [`fatal`]. A panic inside that path (say, out of
+/// memory) skips straight to a message, sync and power-off.
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    if PANICKING.swap(true, Ordering::SeqCst) {
+        say("kiln-init: fatal: panic while handling a failure\n");
+        power_off_now()
+    }
+    let at = info
+        .location()
+        .map(|l| format!(" (at {}:{})", l.file(), l.line()))
+        .unwrap_or_default();
+    fatal(&format!("{}{at}", info.message()))
 }

@@ -1,11 +1,17 @@
 //! fork + exec of children with a clean signal state, a new session and
 //! chosen stdio. Everything the child needs is prepared before fork; the
-//! child only makes async-signal-safe libc calls.
+//! child makes only system calls on that data (no allocation), then execs.
 
-use nix::libc;
-use nix::unistd::Pid;
-use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use crate::os::{self, cstr};
+use alloc::ffi::CString;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use rustix::fd::{AsRawFd, OwnedFd};
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
+use rustix::process::Pid;
+use rustix::runtime::{Fork, How, KernelSigSet};
 
 pub enum Stdio {
     /// Controlling terminal: stdin/stdout/stderr on this tty (job control).
@@ -14,10 +20,6 @@ pub enum Stdio {
     Log(OwnedFd),
     /// stdin from /dev/null, stdout+stderr inherited (the console).
     Inherit,
-}
-
-fn cstr(s: &str) -> Result<CString, String> {
-    CString::new(s).map_err(|_| format!("'{}' contains a NUL byte", s.escape_debug()))
 }
 
 /// Finds `prog` in the `PATH` of `env` unless it contains a `/`.
@@ -31,11 +33,18 @@ fn resolve(prog: &str, env: &[(String, String)]) -> String {
         .map_or("/bin:/sbin:/usr/bin:/usr/sbin", |(_, v)| v.as_str());
     for dir in path.split(':').filter(|d| !d.is_empty()) {
         let full = format!("{dir}/{prog}");
-        if std::fs::metadata(&full).is_ok_and(|m| m.is_file()) {
+        if os::is_file(&full) {
             return full;
         }
     }
     prog.to_string()
+}
+
+/// A NULL-terminated array of pointers into `strings`.
+fn pointers(strings: &[CString]) -> Vec<*const u8> {
+    let mut v: Vec<*const u8> = strings.iter().map(|s| s.as_ptr().cast()).collect();
+    v.push(core::ptr::null());
+    v
 }
 
 /// Starts `argv` (argv[0] resolved via PATH) with exactly `env`, in `cwd`
@@ -48,91 +57,90 @@ pub fn spawn(
 ) -> Result<Pid, String> {
     let prog = argv.first().ok_or("empty command")?;
     let path = cstr(&resolve(prog, env))?;
-    let args = argv
-        .iter()
-        .map(|a| cstr(a))
-        .collect::<Result<Vec<_>, _>>()?;
+    let args = argv.iter().map(|a| cstr(a)).collect::<Result<Vec<_>, _>>()?;
     let envs = env
         .iter()
         .map(|(k, v)| cstr(&format!("{k}={v}")))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut arg_ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
-    arg_ptrs.push(std::ptr::null());
-    let mut env_ptrs: Vec<*const libc::c_char> = envs.iter().map(|a| a.as_ptr()).collect();
-    env_ptrs.push(std::ptr::null());
+    let (arg_ptrs, env_ptrs) = (pointers(&args), pointers(&envs));
     let cwd = cstr(cwd)?;
     let tty = match &stdio {
         Stdio::Tty(p) => Some(cstr(p)?),
         _ => None,
     };
     let log_fd = match &stdio {
-        Stdio::Log(fd) => fd.as_raw_fd(),
-        _ => -1,
+        Stdio::Log(fd) => Some(fd),
+        _ => None,
     };
     let err_msg = format!("kiln-init: cannot run {prog}: ");
 
-    // SAFETY: PID 1 is single-threaded; the child only calls
-    // async-signal-safe functions on data prepared above, then execs/_exits.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(format!("fork failed: {}", std::io::Error::last_os_error()));
-    }
-    if pid == 0 {
-        unsafe {
-            for sig in 1..libc::SIGRTMAX() {
-                if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                    libc::signal(sig, libc::SIG_DFL);
-                }
-            }
-            let mut empty: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut empty);
-            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-            libc::setsid();
-            match &tty {
-                Some(tty) => {
-                    let fd = libc::open(tty.as_ptr(), libc::O_RDWR);
-                    if fd < 0 {
-                        libc::_exit(126);
-                    }
-                    libc::ioctl(fd, libc::TIOCSCTTY, 1);
-                    for n in 0..3 {
-                        libc::dup2(fd, n);
-                    }
-                    if fd > 2 {
-                        libc::close(fd);
-                    }
-                    libc::tcsetpgrp(0, libc::getpid());
-                }
-                None => {
-                    let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-                    if null >= 0 {
-                        libc::dup2(null, 0);
-                        if null > 2 {
-                            libc::close(null);
-                        }
-                    }
-                    if log_fd >= 0 {
-                        libc::dup2(log_fd, 1);
-                        libc::dup2(log_fd, 2);
-                    }
-                }
-            }
-            if libc::chdir(cwd.as_ptr()) != 0 {
-                libc::chdir(c"/".as_ptr());
-            }
-            libc::execve(path.as_ptr(), arg_ptrs.as_ptr(), env_ptrs.as_ptr());
-            let reason: &[u8] = match *libc::__errno_location() {
-                libc::ENOENT => b"not found\n",
-                libc::EACCES => b"permission denied\n",
-                libc::ENOEXEC => b"exec format error\n",
+    // SAFETY: PID 1 is single-threaded; the child only makes system calls
+    // on data prepared above, then execs or exits.
+    match unsafe { rustix::runtime::kernel_fork() } {
+        Err(e) => Err(format!("fork failed: {}", kiln_init::sys::errno_text(e))),
+        Ok(Fork::ParentOf(pid)) => Ok(pid), // `stdio` drops: the parent's log fd closes
+        Ok(Fork::Child(_)) => {
+            let e = unsafe { child(&path, &arg_ptrs, &env_ptrs, &cwd, tty.as_deref(), log_fd) };
+            let reason: &[u8] = match e {
+                Errno::NOENT => b"not found\n",
+                Errno::ACCESS => b"permission denied\n",
+                Errno::NOEXEC => b"exec format error\n",
                 _ => b"exec failed\n",
             };
-            libc::write(2, err_msg.as_ptr().cast(), err_msg.len());
-            libc::write(2, reason.as_ptr().cast(), reason.len());
-            libc::_exit(127);
+            let _ = os::write_all(os::stderr(), err_msg.as_bytes());
+            let _ = os::write_all(os::stderr(), reason);
+            rustix::runtime::exit_group(127)
         }
     }
-    // The log fd (if any) is closed here in the parent by dropping `stdio`.
-    drop(stdio);
-    Ok(Pid::from_raw(pid))
+}
+
+/// The child's side: signal mask, session, stdio, cwd, exec. Returns only if
+/// exec failed.
+///
+/// # Safety
+/// Runs between fork and exec; `argv` and `envp` are NULL-terminated arrays
+/// of pointers to NUL-terminated strings that outlive the call.
+unsafe fn child(
+    path: &core::ffi::CStr,
+    argv: &[*const u8],
+    envp: &[*const u8],
+    cwd: &core::ffi::CStr,
+    tty: Option<&core::ffi::CStr>,
+    log_fd: Option<&OwnedFd>,
+) -> Errno {
+    // PID 1 blocks every signal and installs no handlers: the child starts
+    // with default dispositions and gets an empty mask back.
+    let _ = rustix::runtime::kernel_sigprocmask(How::SETMASK, Some(&KernelSigSet::empty()));
+    let _ = rustix::process::setsid();
+    match tty {
+        Some(tty) => {
+            let Ok(fd) = rustix::fs::open(tty, OFlags::RDWR, Mode::empty()) else {
+                rustix::runtime::exit_group(126)
+            };
+            let _ = rustix::process::ioctl_tiocsctty(&fd);
+            let _ = rustix::stdio::dup2_stdin(&fd);
+            let _ = rustix::stdio::dup2_stdout(&fd);
+            let _ = rustix::stdio::dup2_stderr(&fd);
+            if fd.as_raw_fd() <= 2 {
+                core::mem::forget(fd); // it is one of 0..2 now
+            }
+            let _ = rustix::termios::tcsetpgrp(rustix::stdio::stdin(), rustix::process::getpid());
+        }
+        None => {
+            if let Ok(null) = rustix::fs::open(c"/dev/null", OFlags::RDWR, Mode::empty()) {
+                let _ = rustix::stdio::dup2_stdin(&null);
+                if null.as_raw_fd() <= 2 {
+                    core::mem::forget(null);
+                }
+            }
+            if let Some(log) = log_fd {
+                let _ = rustix::stdio::dup2_stdout(log);
+                let _ = rustix::stdio::dup2_stderr(log);
+            }
+        }
+    }
+    if rustix::process::chdir(cwd).is_err() {
+        let _ = rustix::process::chdir(c"/");
+    }
+    rustix::runtime::execve(path, argv.as_ptr(), envp.as_ptr())
 }

@@ -1,18 +1,19 @@
-//! The main loop: signals via signalfd, reaping, respawning consoles and
-//! services with back-off, and dispatching shutdown requests.
+//! The main loop: signals read synchronously with sigtimedwait, reaping,
+//! respawning consoles and services with back-off, and dispatching shutdown
+//! requests.
 
 use crate::os::{self, log, Reaped};
 use crate::shutdown::{shutdown, Action};
 use crate::spawn::{spawn, Stdio};
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::time::Duration;
 use kiln_init::policy::{Backoff, Exit, Restart};
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{SigSet, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::unistd::Pid;
-use std::fs::OpenOptions;
-use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::OpenOptionsExt;
-use std::time::Duration;
+use kiln_init::sys::errno_text;
+use rustix::process::{Pid, Signal};
+use rustix::runtime::KernelSigSet;
+use rustix::time::Timespec;
 
 pub enum Kind {
     Console { tty: String },
@@ -33,23 +34,17 @@ pub struct Supervisor {
     home: String,
     consoles: Vec<String>,
     mounted: Vec<String>,
-    sigfd: SignalFd,
 }
 
 impl Supervisor {
     /// `SIGCHLD` and friends are already blocked (see `main`); they queue up
-    /// until read here.
+    /// until read in [`Supervisor::run`].
     pub fn new(env: Vec<(String, String)>, consoles: Vec<String>, mounted: Vec<String>) -> Self {
-        let sigfd = SignalFd::with_flags(
-            &SigSet::all(),
-            SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC,
-        )
-        .unwrap_or_else(|e| crate::shutdown::fatal(&format!("signalfd failed: {e}")));
         let home = env
             .iter()
             .find(|(k, _)| k == "HOME")
             .map(|(_, v)| v.clone())
-            .filter(|h| std::path::Path::new(h).is_dir())
+            .filter(|h| os::is_dir(h))
             .unwrap_or_else(|| "/".to_string());
         Supervisor {
             children: Vec::new(),
@@ -57,7 +52,6 @@ impl Supervisor {
             home,
             consoles,
             mounted,
-            sigfd,
         }
     }
 
@@ -132,7 +126,7 @@ impl Supervisor {
     pub fn run(mut self) -> ! {
         loop {
             let now = os::now();
-            let mut children = std::mem::take(&mut self.children);
+            let mut children = core::mem::take(&mut self.children);
             for c in children.iter_mut() {
                 if c.next_start.is_some_and(|t| t <= now) {
                     self.start(c, now);
@@ -146,22 +140,17 @@ impl Supervisor {
                 .filter_map(|c| c.next_start)
                 .min()
                 .map(|t| t.saturating_sub(os::now()));
-            let timeout = match timeout {
-                None => PollTimeout::NONE,
-                // Round up so we do not wake just before the deadline.
-                Some(d) => {
-                    PollTimeout::try_from(d.as_millis().saturating_add(1).min(60_000) as u32)
-                        .unwrap_or(PollTimeout::MAX)
-                }
-            };
-            let mut fds = [PollFd::new(self.sigfd.as_fd(), PollFlags::POLLIN)];
-            let _ = poll(&mut fds, timeout);
-
-            while let Ok(Some(info)) = self.sigfd.read_signal() {
-                let action = match Signal::try_from(info.ssi_signo as i32) {
-                    Ok(Signal::SIGUSR2) | Ok(Signal::SIGPWR) => Some(Action::PowerOff),
-                    Ok(Signal::SIGTERM) | Ok(Signal::SIGINT) => Some(Action::Reboot),
-                    Ok(Signal::SIGUSR1) => Some(Action::Halt),
+            // Round up so we do not wake just before the deadline.
+            let timeout = timeout.map(|d| d.saturating_add(Duration::from_millis(1)));
+            if let Some(sig) = wait_signal(timeout) {
+                let action = match sig {
+                    s if s == Signal::USR2.as_raw() || s == Signal::POWER.as_raw() => {
+                        Some(Action::PowerOff)
+                    }
+                    s if s == Signal::TERM.as_raw() || s == Signal::INT.as_raw() => {
+                        Some(Action::Reboot)
+                    }
+                    s if s == Signal::USR1.as_raw() => Some(Action::Halt),
                     _ => None,
                 };
                 if let Some(action) = action {
@@ -176,11 +165,8 @@ impl Supervisor {
     fn reap(&mut self) {
         while let Reaped::Child(pid, exit) = os::reap_one() {
             let now = os::now();
-            let mut children = std::mem::take(&mut self.children);
-            if let Some(c) = children
-                .iter_mut()
-                .find(|c| c.pid == Some(Pid::from_raw(pid)))
-            {
+            let mut children = core::mem::take(&mut self.children);
+            if let Some(c) = children.iter_mut().find(|c| c.pid == Some(pid)) {
                 self.after_exit(c, exit, now);
             }
             self.children = children;
@@ -192,16 +178,26 @@ impl Supervisor {
 fn service_log(name: &str) -> Stdio {
     let _ = os::mkdir_p("/var/log");
     let path = format!("/var/log/{name}.log");
-    match OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o644)
-        .open(&path)
-    {
-        Ok(f) => Stdio::Log(OwnedFd::from(f)),
+    match os::open_append(&path) {
+        Ok(fd) => Stdio::Log(fd),
         Err(e) => {
+            let e = errno_text(e);
             log(&format!("cannot open {path}: {e}; logging to the console"));
             Stdio::Inherit
         }
     }
+}
+
+/// Waits up to `timeout` (forever if `None`) for any signal; all of them are
+/// blocked, so they queue until taken here. Returns the signal number.
+fn wait_signal(timeout: Option<Duration>) -> Option<i32> {
+    let ts = timeout.map(|d| Timespec {
+        tv_sec: d.as_secs().min(3600) as i64,
+        tv_nsec: d.subsec_nanos() as i64,
+    });
+    // SAFETY: PID 1 installs no signal handlers, so taking any signal from
+    // the queue cannot starve a handler that expected it.
+    let info = unsafe { rustix::runtime::kernel_sigtimedwait(&KernelSigSet::all(), ts.as_ref()) };
+    // SAFETY: every siginfo the kernel returns starts with si_signo.
+    info.ok().map(|i| unsafe { i.__bindgen_anon_1.__bindgen_anon_1.si_signo })
 }

@@ -1,7 +1,10 @@
 //! The few system operations the pure logic needs, behind a trait so the
 //! logic can be unit-tested with a recording fake (no root needed).
 
-use nix::errno::Errno;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use rustix::io::Errno;
 
 pub trait Sys {
     /// mount(2). `flags` are `MS_*` bits (see [`crate::mounts`]).
@@ -19,4 +22,45 @@ pub trait Sys {
     fn read_file(&mut self, path: &str) -> Option<String>;
     /// Reports a message (the implementation adds the `kiln-init: ` prefix).
     fn log(&mut self, msg: &str);
+}
+
+/// A lowercase description of `e` for messages (`no such device`); libc's
+/// `strerror` table is not there, so the errors init can meet are listed here.
+pub fn errno_text(e: Errno) -> String {
+    let text = match e {
+        Errno::PERM => "operation not permitted",
+        Errno::NOENT => "no such file or directory",
+        Errno::IO => "input/output error",
+        Errno::NOEXEC => "exec format error",
+        Errno::BADF => "bad file descriptor",
+        Errno::CHILD => "no child processes",
+        Errno::AGAIN => "resource temporarily unavailable",
+        Errno::NOMEM => "cannot allocate memory",
+        Errno::ACCESS => "permission denied",
+        Errno::BUSY => "device or resource busy",
+        Errno::EXIST => "file exists",
+        Errno::NODEV => "no such device",
+        Errno::NOTDIR => "not a directory",
+        Errno::ISDIR => "is a directory",
+        Errno::INVAL => "invalid argument",
+        Errno::NOSPC => "no space left on device",
+        Errno::ROFS => "read-only file system",
+        Errno::NAMETOOLONG => "file name too long",
+        Errno::NOSYS => "function not implemented",
+        Errno::LOOP => "too many levels of symbolic links",
+        _ => return format!("error {}", e.raw_os_error()),
+    };
+    text.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_texts() {
+        assert_eq!(errno_text(Errno::NODEV), "no such device");
+        assert_eq!(errno_text(Errno::ACCESS), "permission denied");
+        assert_eq!(errno_text(Errno::from_raw_os_error(200)), "error 200");
+    }
 }
