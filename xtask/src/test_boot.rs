@@ -41,10 +41,17 @@ pub fn run(args: &Args) -> Result<()> {
         .into_iter()
         .filter(|c| args.only.is_empty() || args.only.iter().any(|o| c.name.contains(o.as_str())))
         .collect();
-    if selected.is_empty() {
+    let want_size = args.only.is_empty() || args.only.iter().any(|o| "size-budget".contains(o.as_str()));
+    if selected.is_empty() && !want_size {
         bail!("no case matches {:?}", args.only);
     }
     let (mut passed, mut failed) = (0, 0);
+    if want_size {
+        match size_budget(&a)? {
+            true => passed += 1,
+            false => failed += 1,
+        }
+    }
     for case in &selected {
         let log = log_dir.join(format!("{}.log", case.name));
         let r = kiln_vm::run_script(&case.name, &case.machine, &case.steps, &log);
@@ -69,4 +76,20 @@ pub fn run(args: &Args) -> Result<()> {
         bail!("{failed} boot case(s) failed; logs in {}", log_dir.display());
     }
     Ok(())
+}
+
+/// The image's `[iso.budget]`, checked against the ISO just built: one result line.
+fn size_budget(a: &artifacts::Artifacts) -> Result<bool> {
+    let iso = a.iso.as_ref().expect("test-boot builds the iso");
+    let r = kiln_iso::size_report(iso)?;
+    let results = a.spec.iso.budget.check(r.total, r.overhead());
+    let ok = results.iter().all(|r| r.is_ok());
+    println!("{} {:<24} {:>6.1}s  {} checks", if ok { "PASS" } else { "FAIL" }, "size-budget", 0.0, results.len());
+    for line in &results {
+        match line {
+            Ok(l) => println!("     {l}"),
+            Err(l) => println!("     {l} (cargo xtask size shows where the bytes go)"),
+        }
+    }
+    Ok(ok)
 }

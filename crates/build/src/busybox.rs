@@ -1,4 +1,4 @@
-//! The BusyBox build: `defconfig` + fragments, static with musl-gcc against the kernel's
+//! The BusyBox build: a base config (`allnoconfig` or `defconfig`) + fragments, static with musl-gcc against the kernel's
 //! headers, strictly checked, cached by its inputs.
 
 use crate::cache::{copy_atomic, BuildDir, Key};
@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 pub struct BusyboxRequest<'a> {
     pub src: &'a Path,
     pub src_sha256: &'a str,
+    /// `allnoconfig` or `defconfig`: the make target the fragments are applied over.
+    pub base: &'a str,
     pub fragments: &'a [PathBuf],
     /// The kernel's installed userspace headers (`.../usr/include`).
     pub kernel_headers: &'a Path,
@@ -50,8 +52,9 @@ pub fn apply_fragments(dotconfig: &str, fragments: &[Fragment], extra: &[(String
 pub fn build_busybox(req: &BusyboxRequest) -> Result<Built> {
     let fragments: Vec<Fragment> = req.fragments.iter().map(|p| Fragment::load(p)).collect::<Result<_>>()?;
     let merged = kconfig::merge(&fragments)?;
-    let mut key = Key::new("busybox-v1");
+    let mut key = Key::new("busybox-v2");
     key.add(req.src_sha256)
+        .add(req.base)
         .add(&merged)
         .add(crate::tool_version("musl-gcc")?)
         .add(req.kernel_headers.display().to_string())
@@ -66,7 +69,7 @@ pub fn build_busybox(req: &BusyboxRequest) -> Result<Built> {
     build.reset()?;
 
     let env = reproducible_env(req.epoch);
-    run_logged("busybox defconfig", make(req.src, &dir, &["defconfig"], &env), req.log_dir)?;
+    run_logged(&format!("busybox {}", req.base), make(req.src, &dir, &[req.base], &env), req.log_dir)?;
     let dotconfig = dir.join(".config");
     let text = std::fs::read_to_string(&dotconfig).with_context(|| format!("reading {}", dotconfig.display()))?;
     let cflags = format!("\"-isystem {}\"", req.kernel_headers.display());
@@ -90,12 +93,30 @@ pub fn applets(busybox: &Path) -> Result<Vec<String>> {
     let out = duct::cmd!(busybox, "--list-full")
         .read()
         .with_context(|| format!("running {} --list-full", busybox.display()))?;
-    Ok(out.lines().map(|l| l.trim().trim_start_matches('/').to_string()).filter(|l| !l.is_empty()).collect())
+    parse_applet_list(&out).with_context(|| format!("reading `{} --list-full`", busybox.display()))
+}
+
+/// `busybox --list-full` output → install paths. Without `CONFIG_FEATURE_INSTALLER` BusyBox
+/// prints bare names, and the applets would have nowhere to go.
+fn parse_applet_list(out: &str) -> Result<Vec<String>> {
+    let paths: Vec<String> =
+        out.lines().map(|l| l.trim().trim_start_matches('/').to_string()).filter(|l| !l.is_empty()).collect();
+    if let Some(bare) = paths.iter().find(|p| !p.contains('/')) {
+        anyhow::bail!("applet `{bare}` has no install directory: add CONFIG_FEATURE_INSTALLER=y to a busybox fragment");
+    }
+    Ok(paths)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn applet_list_needs_install_paths() {
+        assert_eq!(parse_applet_list("/bin/sh\nusr/bin/wc\n\n").unwrap(), ["bin/sh", "usr/bin/wc"]);
+        let err = parse_applet_list("bin/sh\nwc\n").unwrap_err().to_string();
+        assert!(err.contains("`wc`") && err.contains("CONFIG_FEATURE_INSTALLER=y"), "{err}");
+    }
 
     #[test]
     fn fragments_replace_existing_lines() {

@@ -163,9 +163,18 @@ impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let got = match &self.got {
             None => "is not in the final .config (a dependency is missing, or no such option in this version)".to_string(),
-            Some(v) => format!("ended up as `{} {}`", self.option, v),
+            Some(v) => format!("ended up as `{}`", config_line(&self.option, v)),
         };
-        write!(f, "{}:{}: requested `{} {}` but it {got}", self.fragment.display(), self.line, self.option, self.wanted)
+        let wanted = config_line(&self.option, &self.wanted);
+        write!(f, "{}:{}: requested `{wanted}` but it {got}", self.fragment.display(), self.line)
+    }
+}
+
+/// The setting as a `.config` line: `CONFIG_X=y` or `# CONFIG_X is not set`.
+fn config_line(option: &str, value: &Value) -> String {
+    match value {
+        Value::Unset => format!("# {option} is not set"),
+        Value::Set(v) => format!("{option}={v}"),
     }
 }
 
@@ -243,7 +252,8 @@ mod tests {
         assert_eq!(m.len(), 2);
         assert_eq!((m[0].option.as_str(), m[0].got.clone()), ("CONFIG_B", Some(Value::Unset)));
         assert_eq!((m[1].option.as_str(), m[1].line), ("CONFIG_C", 3));
-        assert!(m[0].to_string().starts_with("k.config:2: requested `CONFIG_B =y`"), "{}", m[0]);
+        assert_eq!(m[0].to_string(), "k.config:2: requested `CONFIG_B=y` but it ended up as `# CONFIG_B is not set`");
+        assert_eq!(m[1].to_string(), "k.config:3: requested `# CONFIG_C is not set` but it ended up as `CONFIG_C=y`");
 
         let missing = check(&[frag("k.config", "CONFIG_ZZZ=y\n")], "");
         assert!(missing[0].to_string().contains("not in the final .config"));

@@ -5,7 +5,7 @@ mod rootfs;
 mod spec;
 
 pub use rootfs::{rootfs, RootfsInputs};
-pub use spec::{BusyboxSpec, InitSpec, IsoLayout, IsoSpec, KernelSpec, MenuEntry, ImageSpec};
+pub use spec::{Budget, BusyboxBase, BusyboxSpec, InitSpec, IsoLayout, IsoSpec, KernelSpec, MenuEntry, ImageSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -38,8 +38,31 @@ pub struct KernelSpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BusyboxSpec {
-    /// Fragment names: `busybox/NAME.config`, applied over `defconfig`.
+    /// The configuration the fragments are applied over.
+    #[serde(default)]
+    pub base: BusyboxBase,
+    /// Fragment names: `busybox/NAME.config`, applied over `base` in this order.
     pub fragments: Vec<String>,
+}
+
+/// `busybox.base`: start from nothing and list the applets (small), or from
+/// BusyBox's own default selection (about 400 applets, 3x the size).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BusyboxBase {
+    #[default]
+    Allnoconfig,
+    Defconfig,
+}
+
+impl BusyboxBase {
+    /// The `make` target that writes the base `.config`.
+    pub fn make_target(self) -> &'static str {
+        match self {
+            BusyboxBase::Allnoconfig => "allnoconfig",
+            BusyboxBase::Defconfig => "defconfig",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -120,6 +143,36 @@ pub struct IsoSpec {
     pub default: usize,
     #[serde(default = "default_entries", rename = "entry")]
     pub entries: Vec<MenuEntry>,
+    /// Size limits `cargo xtask test-boot` holds the ISO to (none when absent).
+    #[serde(default)]
+    pub budget: Budget,
+}
+
+/// `[iso.budget]`: the most bytes the whole ISO, and the boot machinery in it
+/// (everything but kernel and initramfs), may take.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    pub total_bytes: Option<u64>,
+    pub boot_machinery_bytes: Option<u64>,
+}
+
+impl Budget {
+    /// One line per limit: `Ok` within it, `Err` over it; empty without limits.
+    pub fn check(&self, total: u64, boot_machinery: u64) -> Vec<std::result::Result<String, String>> {
+        [("ISO", total, self.total_bytes), ("boot machinery", boot_machinery, self.boot_machinery_bytes)]
+            .into_iter()
+            .filter_map(|(what, have, max)| {
+                let max = max?;
+                let line = format!("{what} {have} bytes ({:.2} MiB), limit {max} ({:.2} MiB)", mib(have), mib(max));
+                Some(if have <= max { Ok(line) } else { Err(format!("{line}: over by {} bytes", have - max)) })
+            })
+            .collect()
+    }
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / 1048576.0
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -150,7 +203,7 @@ fn default_entries() -> Vec<MenuEntry> {
 
 impl Default for IsoSpec {
     fn default() -> Self {
-        IsoSpec { label: default_label(), timeout: default_timeout(), layout: IsoLayout::default(), default: 0, entries: default_entries() }
+        IsoSpec { label: default_label(), timeout: default_timeout(), layout: IsoLayout::default(), default: 0, entries: default_entries(), budget: Budget::default() }
     }
 }
 

@@ -72,3 +72,28 @@ fn unknown_image_lists_available_ones() {
     let e = ImageSpec::load(&root, "nope").unwrap_err().to_string();
     assert!(e.contains("images/nope.toml") && e.contains("minimal"), "{e}");
 }
+
+#[test]
+fn busybox_base_defaults_to_allnoconfig() {
+    let s = ImageSpec::parse("images/t.toml", MINIMAL).unwrap();
+    assert_eq!(s.busybox.base.make_target(), "allnoconfig");
+    let full = MINIMAL.replace("[busybox]\n", "[busybox]\nbase = \"defconfig\"\n");
+    assert_eq!(ImageSpec::parse("i.toml", &full).unwrap().busybox.base, BusyboxBase::Defconfig);
+    let bad = MINIMAL.replace("[busybox]\n", "[busybox]\nbase = \"tinyconfig\"\n");
+    let e = ImageSpec::parse("i.toml", &bad).unwrap_err().to_string();
+    assert!(e.contains("tinyconfig") && e.contains("allnoconfig"), "{e}");
+}
+
+#[test]
+fn iso_budget_checks_each_limit() {
+    let s = ImageSpec::parse("images/t.toml", MINIMAL).unwrap();
+    assert!(s.iso.budget.check(u64::MAX, u64::MAX).is_empty(), "no limits without [iso.budget]");
+    let text = format!("{MINIMAL}[iso.budget]\ntotal_bytes = 2097152\nboot_machinery_bytes = 524288\n");
+    let b = ImageSpec::parse("i.toml", &text).unwrap().iso.budget;
+    assert!(b.check(2097152, 524288).iter().all(|r| r.is_ok()));
+    let over = b.check(2097153, 1000);
+    assert_eq!(over[0], Err("ISO 2097153 bytes (2.00 MiB), limit 2097152 (2.00 MiB): over by 1 bytes".into()));
+    assert!(over[1].is_ok());
+    let typo = format!("{MINIMAL}[iso.budget]\ntotal = 1\n");
+    assert!(ImageSpec::parse("i.toml", &typo).unwrap_err().to_string().contains("total"));
+}

@@ -71,10 +71,24 @@ pub fn shell_steps(linux_version: &str) -> Vec<Step> {
     s
 }
 
-fn reboot_steps() -> Vec<Step> {
+/// `cmd` makes PID 1 reboot: BusyBox's `reboot` (SIGTERM), or SIGINT, which the
+/// kernel sends for Ctrl-Alt-Del once init has turned the instant reboot off.
+fn reboot_steps(cmd: &str) -> Vec<Step> {
     let mut s = boot();
     let expect = vec!["kiln-init: rebooting".into(), "reboot: Restarting system".into()];
-    s.push(Step::Exit { cmd: "reboot".into(), status: 0, expect, timeout: secs(60) });
+    s.push(Step::Exit { cmd: cmd.into(), status: 0, expect, timeout: secs(60) });
+    s.extend(never());
+    s
+}
+
+/// The kernel line a halted machine prints last; QEMU keeps running after it.
+const HALTED: &str = "reboot: System halted";
+
+/// BusyBox's `halt` (SIGUSR1): processes end, the kernel halts the CPU.
+fn halt_steps() -> Vec<Step> {
+    let mut s = boot();
+    s.push(Step::Type { text: "halt\n".into(), expect: "kiln-init: halting".into(), timeout: secs(30) });
+    s.push(wait_for(HALTED));
     s.extend(never());
     s
 }
@@ -149,8 +163,10 @@ pub fn cases(minimal: &Artifacts, demo: &Artifacts, variants: &[std::path::PathB
     // network boot is tested under SeaBIOS.
     let pxe = Boot::Pxe { dir: minimal.pxe_dir.clone(), bootfile: kiln_iso::IPXE_SCRIPT.into() };
     add("pxe-seabios", Firmware::SeaBios, pxe, steps);
-    add("reboot-seabios", Firmware::SeaBios, direct(minimal, ""), reboot_steps());
-    add("reboot-ovmf-cd", Firmware::Ovmf, Boot::Cdrom(iso), reboot_steps());
+    add("reboot-seabios", Firmware::SeaBios, direct(minimal, ""), reboot_steps("reboot"));
+    add("reboot-ovmf-cd", Firmware::Ovmf, Boot::Cdrom(iso), reboot_steps("reboot"));
+    add("ctrl-alt-del-reboots", Firmware::SeaBios, direct(minimal, ""), reboot_steps("kill -INT 1"));
+    add("halt", Firmware::SeaBios, direct(minimal, ""), halt_steps());
     add("demo-direct", Firmware::SeaBios, direct(demo, ""), demo_steps());
     add("demo-ovmf-cd", Firmware::Ovmf, Boot::Cdrom(demo_iso), demo_steps());
     let [(_, rescue), (_, fatal)] = FAILURE_VARIANTS;
@@ -199,7 +215,9 @@ mod tests {
     fn every_case_checks_for_a_kernel_panic_and_ends_the_machine() {
         for c in cases(&artifacts("minimal"), &artifacts("demo"), &["r.iso".into(), "f.iso".into()], Accel::Tcg) {
             assert!(c.steps.contains(&Step::Never("Kernel panic".into())), "{}", c.name);
-            assert!(matches!(c.steps.iter().rev().find(|s| !matches!(s, Step::Never(_))), Some(Step::Exit { .. })), "{}", c.name);
+            let last = c.steps.iter().rev().find(|s| !matches!(s, Step::Never(_)));
+            let halted = matches!(last, Some(Step::Type { expect, .. }) if expect == HALTED);
+            assert!(halted || matches!(last, Some(Step::Exit { .. })), "{}", c.name);
         }
     }
 
