@@ -34,7 +34,8 @@ pub fn run(args: &crate::ImageArg) -> Result<()> {
         "bios_loader": r.bios_core,
         "efi_image": r.efi_image,
         "grub_files": r.grub_files,
-        "iso_metadata_and_padding": r.other,
+        "iso_metadata": r.metadata,
+        "padding": r.padding,
         "boot_machinery": r.overhead(),
         "initramfs_files": files.iter().take(20).map(|(n, b)| serde_json::json!({"path": format!("/{n}"), "bytes": b})).collect::<Vec<_>>(),
     });

@@ -7,9 +7,9 @@ use std::path::Path;
 const BLOCK: u64 = 2048;
 
 /// An ISO's bytes by purpose. `kernel` and `initrd` are file sizes; the boot images and
-/// GRUB files count the 2 KiB blocks they take; `other` is the rest: system area
-/// (MBR, GPT), ISO 9660 descriptors and directories, the files' last partial blocks,
-/// the backup GPT, any padding.
+/// GRUB files count the 2 KiB blocks they take; `padding` is the unused end of the
+/// kernel's and initramfs's last blocks; `metadata` is the rest: system area (MBR,
+/// GPT), ISO 9660 descriptors and directories, the backup GPT.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SizeReport {
     pub total: u64,
@@ -21,7 +21,9 @@ pub struct SizeReport {
     pub efi_image: u64,
     /// Every other file: the GRUB menu, modules, fonts.
     pub grub_files: u64,
-    pub other: u64,
+    /// The unused ends of the kernel's and initramfs's last 2 KiB blocks.
+    pub padding: u64,
+    pub metadata: u64,
 }
 
 impl SizeReport {
@@ -31,14 +33,15 @@ impl SizeReport {
     }
 
     /// The parts, named, in the order a table shows them; they add up to `total`.
-    pub fn rows(&self) -> [(&'static str, u64); 6] {
+    pub fn rows(&self) -> [(&'static str, u64); 7] {
         [
             ("kernel", self.kernel),
             ("initramfs", self.initrd),
             ("BIOS core image", self.bios_core),
             ("EFI image", self.efi_image),
             ("GRUB files", self.grub_files),
-            ("ISO metadata, padding", self.other),
+            ("ISO metadata", self.metadata),
+            ("padding", self.padding),
         ]
     }
 }
@@ -106,16 +109,15 @@ fn parse_reports(text: &str, total: u64) -> Result<SizeReport> {
         if platform == "BIOS" { r.bios_core += bytes } else { r.efi_image += bytes }
     }
     for (lba, blocks, size, path) in &files {
-        if path == KERNEL_PATH {
-            r.kernel += size;
-        } else if path == INITRD_PATH {
-            r.initrd += size;
+        if path == KERNEL_PATH || path == INITRD_PATH {
+            *(if path == KERNEL_PATH { &mut r.kernel } else { &mut r.initrd }) += size;
+            r.padding += (blocks * BLOCK).saturating_sub(*size);
         } else if !images.iter().any(|(_, l, _)| l == lba) {
             r.grub_files += blocks * BLOCK;
         }
     }
-    let counted = r.kernel + r.initrd + r.bios_core + r.efi_image + r.grub_files;
-    r.other = total.saturating_sub(counted);
+    let counted = r.kernel + r.initrd + r.bios_core + r.efi_image + r.grub_files + r.padding;
+    r.metadata = total.saturating_sub(counted);
     Ok(r)
 }
 
@@ -143,6 +145,8 @@ File data lba:  0 ,      683 ,      631 ,  1291264 , '/images/pxeboot/vmlinuz'
         // The BIOS image is a file too; it counts once, as the El Torito image says.
         assert_eq!((r.bios_core, r.efi_image, r.grub_files), (71 * 2048, 86 * 2048, 2048));
         assert_eq!(r.overhead(), 2_899_968 - 1_291_264 - 1_040_716);
-        assert_eq!(r.total, r.kernel + r.initrd + r.bios_core + r.efi_image + r.grub_files + r.other);
+        // The unused ends of the initramfs's 509 blocks and the kernel's 631.
+        assert_eq!(r.padding, (509 * 2048 - 1_040_716) + (631 * 2048 - 1_291_264));
+        assert_eq!(r.total, r.rows().iter().map(|(_, n)| n).sum::<u64>());
     }
 }
