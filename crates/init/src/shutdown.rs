@@ -63,6 +63,8 @@ pub fn shutdown(action: Action, consoles: &[String], mounted: &[String]) -> ! {
     // kill(-1, SIG): every process but PID 1 itself.
     let all = |sig| kill_process_group(Pid::INIT, sig);
     let _ = all(Signal::TERM);
+    // Interactive shells ignore SIGTERM but leave on a hangup, as on a closed terminal.
+    let _ = all(Signal::HUP);
     let _ = all(Signal::CONT);
     reap_for(Duration::from_secs(2));
     let _ = all(Signal::KILL);
