@@ -123,7 +123,7 @@ mod tests {
         let frag = Fragment::parse(Path::new("bb.config"), "# static\nCONFIG_STATIC=y\n# no tc\n# CONFIG_TC is not set\n").unwrap();
         let base = "# CONFIG_STATIC is not set\nCONFIG_TC=y\nCONFIG_LS=y\n";
         let extra = [("CONFIG_EXTRA_CFLAGS".to_string(), Value::Set("\"-isystem /h\"".into()))];
-        let out = apply_fragments(base, &[frag.clone()], &extra);
+        let out = apply_fragments(base, std::slice::from_ref(&frag), &extra);
         assert_eq!(out, "CONFIG_LS=y\nCONFIG_STATIC=y\n# CONFIG_TC is not set\nCONFIG_EXTRA_CFLAGS=\"-isystem /h\"\n");
         assert!(kconfig::check(&[frag], &out).is_empty());
     }

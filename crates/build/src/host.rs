@@ -29,7 +29,7 @@ pub fn parse(text: &str) -> Result<Vec<HostPackage>> {
 
 /// For each package, the things it should provide that are missing, according to
 /// `present` (which answers for a command name or an absolute path).
-pub fn missing<'a>(packages: &'a [HostPackage], present: impl Fn(&str) -> bool) -> Vec<(&'a HostPackage, Vec<&'a str>)> {
+pub fn missing(packages: &[HostPackage], present: impl Fn(&str) -> bool) -> Vec<(&HostPackage, Vec<&str>)> {
     packages
         .iter()
         .filter_map(|p| {

@@ -43,16 +43,35 @@ pub struct Fragment {
 pub enum Error {
     #[error("{path}:{line}: {message}")]
     Syntax { path: PathBuf, line: usize, message: String },
-    #[error("{option} is set to `{first}` in {first_path}:{first_line} and to `{second}` in {second_path}:{second_line}")]
-    Redefined {
-        option: String,
-        first: Value,
-        first_path: PathBuf,
-        first_line: usize,
-        second: Value,
-        second_path: PathBuf,
-        second_line: usize,
-    },
+    #[error("{0}")]
+    Redefined(Box<Redefinition>),
+}
+
+/// One option requested with two different values (boxed: errors stay small).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Redefinition {
+    pub option: String,
+    pub first: Value,
+    pub first_path: PathBuf,
+    pub first_line: usize,
+    pub second: Value,
+    pub second_path: PathBuf,
+    pub second_line: usize,
+}
+
+impl fmt::Display for Redefinition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{} requests `{}` but {}:{} requests `{}`; keep one",
+            self.first_path.display(),
+            self.first_line,
+            config_line(&self.option, &self.first),
+            self.second_path.display(),
+            self.second_line,
+            config_line(&self.option, &self.second),
+        )
+    }
 }
 
 impl Fragment {
@@ -111,7 +130,7 @@ pub fn merge(fragments: &[Fragment]) -> Result<String, Error> {
         for s in &frag.settings {
             if let Some((pf, ps)) = seen.get(s.name.as_str()) {
                 if ps.value != s.value {
-                    return Err(Error::Redefined {
+                    return Err(Error::Redefined(Box::new(Redefinition {
                         option: s.name.clone(),
                         first: ps.value.clone(),
                         first_path: pf.path.clone(),
@@ -119,7 +138,7 @@ pub fn merge(fragments: &[Fragment]) -> Result<String, Error> {
                         second: s.value.clone(),
                         second_path: frag.path.clone(),
                         second_line: s.line,
-                    });
+                    })));
                 }
             }
             seen.insert(&s.name, (frag, s));
@@ -239,9 +258,17 @@ mod tests {
         let e = merge(&[a.clone(), b]).unwrap_err().to_string();
         assert!(e.contains("a.config:1") && e.contains("b.config:2") && e.contains("CONFIG_X"), "{e}");
         let moved = Fragment::parse(Path::new("/elsewhere/a.config"), "CONFIG_X=y\n").unwrap();
-        assert_eq!(merge(&[a.clone()]).unwrap(), merge(&[moved]).unwrap(), "independent of the checkout's path");
+        assert_eq!(merge(std::slice::from_ref(&a)).unwrap(), merge(&[moved]).unwrap(), "independent of the checkout's path");
         let same = frag("c.config", "CONFIG_X=y\n");
         assert!(merge(&[a, same]).unwrap().contains("CONFIG_X=y\n"));
+    }
+
+    #[test]
+    fn merge_names_both_places_of_a_conflict() {
+        let a = frag("kernel/a.config", "CONFIG_X=y\n");
+        let b = frag("kernel/b.config", "# comment\n# CONFIG_X is not set\n");
+        let e = merge(&[a, b]).unwrap_err().to_string();
+        assert_eq!(e, "kernel/a.config:1 requests `CONFIG_X=y` but kernel/b.config:2 requests `# CONFIG_X is not set`; keep one");
     }
 
     #[test]

@@ -128,7 +128,7 @@ pub fn mount_all(sys: &mut impl Sys, extra: &[ExtraMount]) -> Result<Vec<String>
         }
         let supported = filesystems
             .as_ref()
-            .map_or(true, |fs| fs.iter().any(|f| f == e.fstype));
+            .is_none_or(|fs| fs.iter().any(|f| f == e.fstype));
         if !supported {
             unsupported(sys, &e)?;
             continue;
