@@ -40,23 +40,36 @@ impl Key {
     }
 }
 
+/// How many finished builds of one step (kernel, BusyBox, ...) the cache keeps: the
+/// most recently used. Older ones are deleted when a new one finishes.
+pub const KEEP_BUILDS: usize = 3;
+
+const DONE: &str = "kiln-done";
+
 /// The build directory of one cache key. It is reused only when its `kiln-done` marker
 /// exists: a tree left by an interrupted or failed build is deleted and started over.
+/// The marker's mtime records the last use, for [`prune`].
 pub struct BuildDir {
     pub dir: std::path::PathBuf,
     done: std::path::PathBuf,
+    root: std::path::PathBuf,
+    name: String,
 }
 
 impl BuildDir {
     /// `ROOT/NAME-KEY16`.
     pub fn new(root: &Path, name: &str, key: &Key) -> BuildDir {
         let dir = root.join(format!("{name}-{}", key.short()));
-        BuildDir { done: dir.join("kiln-done"), dir }
+        BuildDir { done: dir.join(DONE), dir, root: root.to_owned(), name: name.to_owned() }
     }
 
-    /// Whether a finished build is there, with all of `outputs`.
+    /// Whether a finished build is there, with all of `outputs`. A hit counts as a use.
     pub fn is_done(&self, outputs: &[&Path]) -> bool {
-        self.done.exists() && outputs.iter().all(|p| p.exists())
+        let done = self.done.exists() && outputs.iter().all(|p| p.exists());
+        if done {
+            let _ = touch(&self.done);
+        }
+        done
     }
 
     /// Deletes whatever is there and creates the directory empty.
@@ -67,10 +80,41 @@ impl BuildDir {
         std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))
     }
 
-    /// Marks the build finished (the last thing a build does).
+    /// Marks the build finished (the last thing a build does), then deletes this step's
+    /// finished builds beyond the [`KEEP_BUILDS`] most recently used.
     pub fn mark_done(&self, key: &Key) -> Result<()> {
-        std::fs::write(&self.done, key.finish()).with_context(|| format!("writing {}", self.done.display()))
+        std::fs::write(&self.done, key.finish()).with_context(|| format!("writing {}", self.done.display()))?;
+        prune(&self.root, &self.name, KEEP_BUILDS)?;
+        Ok(())
     }
+}
+
+fn touch(path: &Path) -> std::io::Result<()> {
+    std::fs::File::options().write(true).open(path)?.set_modified(std::time::SystemTime::now())
+}
+
+/// Deletes the finished `ROOT/NAME-KEY16` build directories of step `name` beyond the
+/// `keep` most recently used; returns what it deleted. Unfinished directories are left
+/// alone: another run may be building there.
+pub fn prune(root: &Path, name: &str, keep: usize) -> Result<Vec<std::path::PathBuf>> {
+    let mut finished = Vec::new();
+    for entry in std::fs::read_dir(root).with_context(|| format!("reading {}", root.display()))? {
+        let path = entry?.path();
+        let ours = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix(name)?.strip_prefix('-'))
+            .is_some_and(|key| key.len() == 16 && key.bytes().all(|b| b.is_ascii_hexdigit()));
+        if let (true, Ok(meta)) = (ours, std::fs::metadata(path.join(DONE))) {
+            finished.push((meta.modified()?, path));
+        }
+    }
+    finished.sort_by(|a, b| b.cmp(a));
+    let old: Vec<_> = finished.into_iter().skip(keep).map(|(_, p)| p).collect();
+    for dir in &old {
+        std::fs::remove_dir_all(dir).with_context(|| format!("removing old build {}", dir.display()))?;
+    }
+    Ok(old)
 }
 
 /// Writes `data` to `dest` through a temporary file in the same directory, so a reader
@@ -133,6 +177,33 @@ mod tests {
         assert!(b.is_done(&[&out]));
         b.reset().unwrap();
         assert!(!out.exists() && !b.is_done(&[]));
+    }
+
+    #[test]
+    fn prune_keeps_the_most_recently_used_finished_builds_of_one_step() {
+        let root = tempfile::tempdir().unwrap();
+        let t0 = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        let mut dirs = Vec::new();
+        for i in 0..4u64 {
+            let b = BuildDir::new(root.path(), "linux", &Key::new(&i.to_string()));
+            b.reset().unwrap();
+            std::fs::write(&b.done, "k").unwrap();
+            std::fs::File::options().write(true).open(&b.done).unwrap().set_modified(t0 + std::time::Duration::from_secs(i)).unwrap();
+            dirs.push(b);
+        }
+        // Used again now: the oldest build becomes the newest.
+        assert!(dirs[0].is_done(&[]));
+        let unfinished = BuildDir::new(root.path(), "linux", &Key::new("busy"));
+        unfinished.reset().unwrap();
+        let other_step = BuildDir::new(root.path(), "linux-headers", &Key::new("h"));
+        other_step.reset().unwrap();
+        std::fs::write(&other_step.done, "k").unwrap();
+
+        let removed = prune(root.path(), "linux", 2).unwrap();
+        assert_eq!(removed, [dirs[2].dir.clone(), dirs[1].dir.clone()]);
+        for kept in [&dirs[0].dir, &dirs[3].dir, &unfinished.dir, &other_step.dir] {
+            assert!(kept.exists(), "{}", kept.display());
+        }
     }
 
     #[test]
