@@ -45,7 +45,7 @@ pub fn run(args: &crate::ImageArg) -> Result<()> {
         ("busybox (static)".to_string(), size(&a.busybox_binary)),
         ("iso".to_string(), size(&iso)),
     ];
-    let accel = kiln_vm::probe_kvm(&a.kernel, &a.initrd);
+    let accel = ctx.accel(&a.kernel, &a.initrd);
     let serial = &a.spec.iso.entries[0];
     let direct = Boot::Kernel { kernel: a.kernel.clone(), initrd: a.initrd.clone(), append: a.spec.cmdline(serial) };
     let cells = [

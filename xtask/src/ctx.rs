@@ -31,6 +31,11 @@ impl Ctx {
         Ctx { out: root.join("out"), root, cache, epoch, jobs }
     }
 
+    /// KVM when it really works, else TCG; probed once per host boot (see `kiln_vm::probe_kvm_memo`).
+    pub fn accel(&self, kernel: &std::path::Path, initrd: &std::path::Path) -> kiln_vm::Accel {
+        kiln_vm::probe_kvm_memo(kernel, initrd, &self.cache.join("kvm-probe"))
+    }
+
     pub fn shell(&self) -> anyhow::Result<xshell::Shell> {
         let sh = xshell::Shell::new()?;
         sh.change_dir(&self.root);

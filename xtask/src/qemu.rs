@@ -35,7 +35,7 @@ pub fn run(args: &Args) -> Result<()> {
         }
     };
     let firmware = if args.uefi { Firmware::Ovmf } else { Firmware::SeaBios };
-    let machine = Machine::new(firmware, boot, kiln_vm::probe_kvm(&a.kernel, &a.initrd));
+    let machine = Machine::new(firmware, boot, ctx.accel(&a.kernel, &a.initrd));
     eprintln!("$ {}", machine.command_line());
     eprintln!("(type `poweroff` in the guest, or Ctrl-A X to quit QEMU)");
     let status = std::process::Command::new("qemu-system-x86_64")

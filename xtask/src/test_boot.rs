@@ -34,7 +34,7 @@ pub fn run(args: &Args) -> Result<()> {
         artifacts::build_iso(&ctx, &spec, &a.kernel, &a.initrd, &iso)?;
         variants.push(iso);
     }
-    let accel = kiln_vm::probe_kvm(&a.kernel, &a.initrd);
+    let accel = ctx.accel(&a.kernel, &a.initrd);
     eprintln!("test-boot: accelerator {accel:?} (KVM is probed; TCG when it does not work)");
     let log_dir = ctx.out.join("test-boot");
     let selected: Vec<cases::Case> = cases::cases(&a, &demo, &variants, accel)

@@ -10,7 +10,7 @@ mod script;
 mod session;
 
 pub use ansi::clean;
-pub use machine::{probe_kvm, Accel, Boot, Firmware, Machine, OVMF_PATH};
+pub use machine::{probe_kvm, probe_kvm_memo, Accel, Boot, Firmware, Machine, OVMF_PATH};
 pub use script::{run_script, CaseResult, Step};
 pub use session::Session;
 

@@ -117,9 +117,53 @@ pub fn probe_kvm(kernel: &Path, initrd: &Path) -> Accel {
     }
 }
 
+/// [`probe_kvm`], remembered in `memo` until the host reboots (the memo holds the
+/// kernel's boot id), so that only the first QEMU run after a boot pays for the probe.
+pub fn probe_kvm_memo(kernel: &Path, initrd: &Path, memo: &Path) -> Accel {
+    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    let boot_id = boot_id.trim();
+    if let Some(accel) = std::fs::read_to_string(memo).ok().and_then(|t| read_memo(&t, boot_id)) {
+        return accel;
+    }
+    let accel = probe_kvm(kernel, initrd);
+    if !boot_id.is_empty() {
+        let _ = std::fs::create_dir_all(memo.parent().unwrap_or(Path::new(".")));
+        let _ = std::fs::write(memo, write_memo(boot_id, accel));
+    }
+    accel
+}
+
+fn write_memo(boot_id: &str, accel: Accel) -> String {
+    format!("{boot_id} {}\n", if accel == Accel::Kvm { "kvm" } else { "tcg" })
+}
+
+/// The remembered answer, if it was found during this boot.
+fn read_memo(text: &str, boot_id: &str) -> Option<Accel> {
+    let (id, accel) = text.trim().split_once(' ')?;
+    if boot_id.is_empty() || id != boot_id {
+        return None;
+    }
+    match accel {
+        "kvm" => Some(Accel::Kvm),
+        "tcg" => Some(Accel::Tcg),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kvm_memo_holds_only_for_the_same_boot() {
+        let memo = write_memo("b1", Accel::Tcg);
+        assert_eq!(read_memo(&memo, "b1"), Some(Accel::Tcg));
+        assert_eq!(read_memo(&write_memo("b1", Accel::Kvm), "b1"), Some(Accel::Kvm));
+        assert_eq!(read_memo(&memo, "b2"), None, "the host rebooted: probe again");
+        assert_eq!(read_memo(&memo, ""), None);
+        assert_eq!(read_memo("b1 maybe", "b1"), None);
+        assert_eq!(read_memo("", "b1"), None);
+    }
 
     #[test]
     fn cdrom_under_seabios_is_the_seed_command() {
