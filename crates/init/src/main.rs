@@ -46,7 +46,6 @@ fn origin_main(_argc: usize, _argv: *mut *mut u8, _envp: *mut *mut u8) -> i32 {
         let _ = os::write_all(os::stderr(), b"kiln-init: must run as pid 1\n");
         return 1;
     }
-    os::ensure_stdio();
     // Every signal is taken synchronously in the supervisor's loop.
     // SAFETY: blocking signals is always sound; no handlers are installed.
     let _ = unsafe { rustix::runtime::kernel_sigprocmask(How::BLOCK, Some(&KernelSigSet::all())) };
@@ -64,14 +63,10 @@ fn boot() -> ! {
     };
 
     // 1. Mounts.
-    let mounted = match mount_all(&mut os::RealSys, &config.mounts) {
-        Ok(m) => m,
-        Err(msg) => {
-            os::ensure_stdio();
-            fatal(&msg)
-        }
-    };
+    let mounted = mount_all(&mut os::RealSys, &config.mounts);
+    // Only now can /dev/console be opened if the kernel could not (devtmpfs is up).
     os::ensure_stdio();
+    let mounted = mounted.unwrap_or_else(|msg| fatal(&msg));
     let mut stages = vec![("mounts", os::now())];
     for e in &config_errors {
         log(&e.to_string());
@@ -146,23 +141,10 @@ fn run_onboot(name: &str, argv: &[String], env: &[(String, String)]) {
             return;
         }
     };
-    loop {
-        match os::wait_any(true) {
-            os::Reaped::Child(p, exit) if p == pid => {
-                match exit {
-                    kiln_init::Exit::Code(0) => {}
-                    kiln_init::Exit::Code(n) => {
-                        log(&format!("onboot {name} failed: exit status {n}"))
-                    }
-                    kiln_init::Exit::Signal(s) => {
-                        log(&format!("onboot {name} killed by signal {s}"))
-                    }
-                }
-                return;
-            }
-            os::Reaped::Child(..) | os::Reaped::NoneYet => {}
-            os::Reaped::NoChildren => return,
-        }
+    match os::wait_for(pid) {
+        Some(kiln_init::Exit::Code(0)) | None => {}
+        Some(kiln_init::Exit::Code(n)) => log(&format!("onboot {name} failed: exit status {n}")),
+        Some(kiln_init::Exit::Signal(s)) => log(&format!("onboot {name} killed by signal {s}")),
     }
 }
 

@@ -217,8 +217,20 @@ pub fn reap_one() -> Reaped {
     wait_any(false)
 }
 
+/// Blocks until `pid` exits, reaping any other child that ends meanwhile. `None` if
+/// there are no children left to wait for.
+pub fn wait_for(pid: Pid) -> Option<Exit> {
+    loop {
+        match wait_any(true) {
+            Reaped::Child(p, exit) if p == pid => return Some(exit),
+            Reaped::Child(..) | Reaped::NoneYet => {}
+            Reaped::NoChildren => return None,
+        }
+    }
+}
+
 /// One `waitpid(-1, ...)`; blocks until a child exits if `block`.
-pub fn wait_any(block: bool) -> Reaped {
+fn wait_any(block: bool) -> Reaped {
     let opts = if block {
         WaitOptions::empty()
     } else {

@@ -138,13 +138,7 @@ fn rescue_shell() {
             return;
         }
     };
-    loop {
-        match os::wait_any(true) {
-            Reaped::Child(p, _) if p == pid => return,
-            Reaped::Child(..) | Reaped::NoneYet => {}
-            Reaped::NoChildren => return,
-        }
-    }
+    let _ = os::wait_for(pid);
 }
 
 static PANICKING: AtomicBool = AtomicBool::new(false);
