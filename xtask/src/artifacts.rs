@@ -90,15 +90,15 @@ pub fn build(ctx: &Ctx, image: &str, iso: bool) -> Result<Artifacts> {
     let epoch32 = u32::try_from(ctx.epoch).context("SOURCE_DATE_EPOCH does not fit a cpio mtime")?;
     let cpio = tree.write_newc(Vec::new(), epoch32)?;
     let xz = kiln_initramfs::compress_xz(&cpio)?;
-    kiln_build::cache::write_atomic(&initrd, &xz)?;
+    kiln_util::write_atomic(&initrd, &xz)?;
     eprintln!("  initramfs: {} entries, {} → {} (xz)", tree.len(), human(cpio.len() as u64), human(xz.len() as u64));
 
     step(6, total, "pxeboot files");
     let vmlinuz = pxe.join("vmlinuz");
-    kiln_build::cache::copy_atomic(&k.path, &vmlinuz)?;
+    kiln_util::copy_atomic(&k.path, &vmlinuz)?;
     let default = &spec.iso.entries[spec.iso.default];
     let entry = kiln_iso::Entry { name: default.name.clone(), cmdline: spec.cmdline(default) };
-    kiln_build::cache::write_atomic(&pxe.join(kiln_iso::IPXE_SCRIPT), kiln_iso::render_ipxe(&entry).as_bytes())?;
+    kiln_util::write_atomic(&pxe.join(kiln_iso::IPXE_SCRIPT), kiln_iso::render_ipxe(&entry).as_bytes())?;
     eprintln!("  {}", pxe.display());
 
     let iso_path = if iso {

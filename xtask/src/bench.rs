@@ -78,7 +78,7 @@ pub fn run(args: &crate::ImageArg) -> Result<()> {
         println!("  {:<14} host {m:>7}  guest uptime {g:>6}{}", b.case, if b.passed { "" } else { "  (failed)" });
     }
     let json = ctx.out.join("bench.json");
-    kiln_build::cache::write_atomic(&json, serde_json::to_string_pretty(&report)?.as_bytes())
+    kiln_util::write_atomic(&json, serde_json::to_string_pretty(&report)?.as_bytes())
         .with_context(|| format!("writing {}", json.display()))?;
     println!("written to {}", json.display());
     Ok(())

@@ -40,7 +40,7 @@ pub fn run(args: &crate::ImageArg) -> Result<()> {
         "initramfs_files": files.iter().take(20).map(|(n, b)| serde_json::json!({"path": format!("/{n}"), "bytes": b})).collect::<Vec<_>>(),
     });
     let path = ctx.image_dir(&args.image).join("size.json");
-    kiln_build::cache::write_atomic(&path, serde_json::to_string_pretty(&json)?.as_bytes())
+    kiln_util::write_atomic(&path, serde_json::to_string_pretty(&json)?.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
     println!("written to {}", path.display());
     Ok(())

@@ -1,10 +1,11 @@
 //! The BusyBox build: a base config (`allnoconfig` or `defconfig`) + fragments, static with musl-gcc against the kernel's
 //! headers, strictly checked, cached by its inputs.
 
-use crate::cache::{copy_atomic, BuildDir, Key};
+use crate::cache::{BuildDir, Key};
+use kiln_util::copy_atomic;
 use crate::kconfig::{self, Fragment, Value};
 use crate::kernel::{check_config, make, reproducible_env, Built};
-use crate::run::run_logged;
+use kiln_util::run_logged;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 

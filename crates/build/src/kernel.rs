@@ -1,8 +1,9 @@
 //! The Linux build: `allnoconfig` + fragments, strictly checked, cached by its inputs.
 
-use crate::cache::{copy_atomic, BuildDir, Key};
+use crate::cache::{BuildDir, Key};
+use kiln_util::copy_atomic;
 use crate::kconfig::{self, Fragment};
-use crate::run::run_logged;
+use kiln_util::run_logged;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -28,7 +29,7 @@ pub struct Built {
 /// Environment that makes a build independent of who built it, where and when.
 pub fn reproducible_env(epoch: u64) -> Vec<(&'static str, String)> {
     vec![
-        ("KBUILD_BUILD_TIMESTAMP", crate::utc_date(epoch)),
+        ("KBUILD_BUILD_TIMESTAMP", kiln_util::utc_date(epoch)),
         ("KBUILD_BUILD_USER", "kiln".into()),
         ("KBUILD_BUILD_HOST", "kiln".into()),
         // The build counter (#N in `uname -v`); every build starts in a fresh tree anyway.

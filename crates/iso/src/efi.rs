@@ -2,7 +2,7 @@
 //! made with mtools (no mounting, no root).
 
 use anyhow::{Context, Result};
-use kiln_build::run::run_logged;
+use kiln_util::run_logged;
 use std::path::Path;
 
 const SECTOR: u64 = 512;

@@ -2,8 +2,8 @@
 
 use crate::{render_grub_cfg, IsoInputs, INITRD_PATH, KERNEL_PATH};
 use anyhow::{Context, Result};
-use kiln_build::cache::tmp_name;
-use kiln_build::run::run_logged;
+use kiln_util::tmp_name;
+use kiln_util::run_logged;
 use std::path::Path;
 
 pub fn build(inputs: &IsoInputs, out: &Path) -> Result<()> {
@@ -11,7 +11,7 @@ pub fn build(inputs: &IsoInputs, out: &Path) -> Result<()> {
     let staging = tmp.with_extension("d");
     let _ = std::fs::remove_dir_all(&staging);
     let result = stage(inputs, &staging).and_then(|()| {
-        let date = kiln_build::utc_date(inputs.epoch);
+        let date = kiln_util::utc_date(inputs.epoch);
         // xorriso's native commands after `--`: fixed label and dates for a reproducible image.
         let stamp: String = date.chars().filter(|c| c.is_ascii_digit()).collect::<String>() + "00";
         let cmd = duct::cmd!(

@@ -21,8 +21,8 @@ use crate::efi;
 use crate::grubmod::{self, Platform, GRUB_LIB};
 use crate::{render_grub_cfg, IsoInputs, INITRD_PATH, KERNEL_PATH};
 use anyhow::{Context, Result};
-use kiln_build::cache::tmp_name;
-use kiln_build::run::run_logged;
+use kiln_util::tmp_name;
+use kiln_util::run_logged;
 use std::path::{Path, PathBuf};
 
 /// The modules `boot/grub.cfg` may use, besides GRUB's kernel commands (`set`, `insmod`):
@@ -42,7 +42,7 @@ pub const BIOS_IMAGE: &str = "boot/grub/bios.img";
 /// GRUB's ISO 9660 UUID for an image made with `-volume_date uuid` at `epoch`:
 /// `YYYY-MM-DD-hh-mm-ss-00`; and xorriso's form of the same date, `YYYYMMDDhhmmss00`.
 pub fn grub_uuid(epoch: u64) -> (String, String) {
-    let digits: String = kiln_build::utc_date(epoch).chars().filter(|c| c.is_ascii_digit()).collect();
+    let digits: String = kiln_util::utc_date(epoch).chars().filter(|c| c.is_ascii_digit()).collect();
     let d = |r: std::ops::Range<usize>| digits[r].to_string();
     let uuid = [d(0..4), d(4..6), d(6..8), d(8..10), d(10..12), d(12..14), "00".into()].join("-");
     (uuid, digits + "00")
