@@ -143,7 +143,9 @@ mod tests {
 
     #[test]
     fn the_stub_replaces_net_for_a_menu() {
-        if !Path::new(GRUB_LIB).join("x86_64-efi/moddep.lst").exists() {
+        let moddep = format!("{GRUB_LIB}/x86_64-efi/moddep.lst");
+        let bios = format!("{GRUB_LIB}/i386-pc/moddep.lst");
+        if !kiln_util::host::require(&[], &[&moddep, &bios], "cargo xtask deps: grub-pc-bin, grub-efi-amd64-bin") {
             return;
         }
         let dir = tempfile::tempdir().unwrap();

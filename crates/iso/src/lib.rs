@@ -16,7 +16,7 @@ pub use pxe::{render_ipxe, IPXE_SCRIPT};
 pub use size::{size_report, SizeReport};
 pub use slim::MENU_MODULES;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use std::path::Path;
 
 pub const KERNEL_PATH: &str = "images/pxeboot/vmlinuz";
@@ -44,10 +44,56 @@ pub struct IsoInputs<'a> {
     pub log_dir: &'a Path,
 }
 
-/// Writes the ISO to `out` (atomically: through a temporary name).
+/// Writes the ISO to `out` (atomically: through a temporary name). Both layouts get a
+/// fresh work directory whose `iso/` already holds the kernel, the initramfs and the
+/// rendered menu at their contract paths; the work directory is removed afterwards, and
+/// on failure the temporary ISO too.
 pub fn build_iso(layout: Layout, inputs: &IsoInputs, out: &Path) -> Result<()> {
-    match layout {
-        Layout::Mkrescue => mkrescue::build(inputs, out),
-        Layout::Slim => slim::build(inputs, out),
+    let tmp = kiln_util::tmp_name(out);
+    let work = tmp.with_extension("d");
+    let _ = std::fs::remove_dir_all(&work);
+    let result = stage(inputs, &work.join("iso")).and_then(|root| match layout {
+        Layout::Mkrescue => mkrescue::build(inputs, &work, &root, &tmp),
+        Layout::Slim => slim::build(inputs, &work, &root, &tmp),
+    });
+    let _ = std::fs::remove_dir_all(&work);
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
+    std::fs::rename(&tmp, out).with_context(|| format!("renaming {} to {}", tmp.display(), out.display()))
+}
+
+/// The ISO's file tree at `root`: kernel and initramfs at the contract paths, the menu
+/// at `boot/grub/grub.cfg`.
+fn stage(inputs: &IsoInputs, root: &Path) -> Result<std::path::PathBuf> {
+    for (dest, src) in [(KERNEL_PATH, inputs.kernel), (INITRD_PATH, inputs.initrd)] {
+        let dest = root.join(dest);
+        std::fs::create_dir_all(dest.parent().expect("has parent"))?;
+        std::fs::copy(src, &dest).with_context(|| format!("copying {} to {}", src.display(), dest.display()))?;
+    }
+    let cfg = root.join("boot/grub/grub.cfg");
+    std::fs::create_dir_all(cfg.parent().expect("has parent"))?;
+    std::fs::write(&cfg, render_grub_cfg(inputs.grub_template, inputs.menu)).with_context(|| format!("writing {}", cfg.display()))?;
+    Ok(root.to_owned())
+}
+
+/// Sets the mtime of `path` and of everything under it to `epoch`: every date in the
+/// image comes from the build's epoch.
+fn set_mtimes(path: &Path, epoch: u64) -> Result<()> {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(epoch);
+    for entry in walkdir::WalkDir::new(path) {
+        let entry = entry.with_context(|| format!("walking {}", path.display()))?;
+        let f = std::fs::File::options().read(true).open(entry.path())?;
+        f.set_modified(t).with_context(|| format!("setting the date of {}", entry.path().display()))?;
+    }
+    Ok(())
+}
+
+/// xorriso's native commands that give every date in the image from `epoch`: the volume
+/// dates (GRUB's UUID, see [`slim::grub_uuid`]) and every file's, including files
+/// grub-mkrescue copies in itself (their mtimes are the time of the build).
+fn xorriso_dates(epoch: u64) -> Vec<String> {
+    let (_, stamp) = slim::grub_uuid(epoch);
+    ["-volume_date", "uuid", &stamp, "-volume_date", "all_file_dates", &stamp].map(String::from).to_vec()
 }

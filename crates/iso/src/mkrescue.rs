@@ -1,72 +1,41 @@
 //! The `grub-mkrescue` layout: GRUB's stock hybrid image (BIOS + UEFI, CD + USB).
 
-use crate::{render_grub_cfg, IsoInputs, INITRD_PATH, KERNEL_PATH};
+use crate::{efi, set_mtimes, xorriso_dates, IsoInputs};
 use anyhow::{Context, Result};
-use kiln_util::tmp_name;
 use kiln_util::run_logged;
 use std::path::Path;
 
-pub fn build(inputs: &IsoInputs, out: &Path) -> Result<()> {
-    let tmp = tmp_name(out);
-    let staging = tmp.with_extension("d");
-    let _ = std::fs::remove_dir_all(&staging);
-    let result = stage(inputs, &staging).and_then(|()| {
-        let date = kiln_util::utc_date(inputs.epoch);
-        // xorriso's native commands after `--`: fixed label and dates for a reproducible image.
-        let stamp: String = date.chars().filter(|c| c.is_ascii_digit()).collect::<String>() + "00";
-        let cmd = duct::cmd!(
-            "grub-mkrescue",
-            "-o",
-            &tmp,
-            &staging,
-            "--",
-            "-volid",
-            inputs.label,
-            "-volume_date",
-            "uuid",
-            &stamp,
-            "-volume_date",
-            "all_file_dates",
-            "set_to_mtime"
-        )
-        .env("SOURCE_DATE_EPOCH", inputs.epoch.to_string());
-        run_logged("iso grub-mkrescue", cmd, inputs.log_dir)
-    });
-    let _ = std::fs::remove_dir_all(&staging);
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    std::fs::rename(&tmp, out).with_context(|| format!("renaming {} to {}", tmp.display(), out.display()))
+/// Makes `iso` from the staged tree `root`, with scratch files in `work`.
+pub fn build(inputs: &IsoInputs, work: &Path, root: &Path, iso: &Path) -> Result<()> {
+    set_mtimes(root, inputs.epoch)?;
+    let mut args: Vec<std::ffi::OsString> = vec!["-o".into(), iso.into(), root.into()];
+    // xorriso's native commands after `--`: fixed label and dates for a reproducible image.
+    args.extend(["--", "-volid", inputs.label].map(Into::into));
+    args.extend(xorriso_dates(inputs.epoch).into_iter().map(Into::into));
+    let cmd = duct::cmd("grub-mkrescue", args)
+        .env("SOURCE_DATE_EPOCH", inputs.epoch.to_string())
+        .env("PATH", fixed_serial_path(work)?);
+    run_logged("iso grub-mkrescue", cmd, inputs.log_dir)
 }
 
-fn stage(inputs: &IsoInputs, dir: &Path) -> Result<()> {
-    let files = [(KERNEL_PATH, inputs.kernel), (INITRD_PATH, inputs.initrd)];
-    for (dest, src) in files {
-        let dest = dir.join(dest);
-        std::fs::create_dir_all(dest.parent().expect("has parent"))?;
-        std::fs::copy(src, &dest).with_context(|| format!("copying {} to {}", src.display(), dest.display()))?;
+/// grub-mkrescue formats its EFI image with a bare `mformat`, which picks a random volume
+/// serial: the one thing that made two builds differ. A `PATH` whose first directory has
+/// an `mformat` that adds the fixed serial ([`efi::VOLUME_SERIAL`]) makes it reproducible.
+fn fixed_serial_path(work: &Path) -> Result<std::ffi::OsString> {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = work.join("bin");
+    std::fs::create_dir_all(&bin).with_context(|| format!("creating {}", bin.display()))?;
+    let real = std::env::var_os("PATH")
+        .and_then(|p| std::env::split_paths(&p).map(|d| d.join("mformat")).find(|f| f.is_file()))
+        .context("mformat is not on PATH (cargo xtask deps installs mtools)")?;
+    let wrapper = bin.join("mformat");
+    let script = format!("#!/bin/sh\nexec '{}' -N {} \"$@\"\n", real.display(), efi::VOLUME_SERIAL);
+    std::fs::write(&wrapper, script).with_context(|| format!("writing {}", wrapper.display()))?;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))?;
+    let mut path = std::ffi::OsString::from(bin.as_os_str());
+    if let Some(rest) = std::env::var_os("PATH") {
+        path.push(":");
+        path.push(rest);
     }
-    let cfg = dir.join("boot/grub/grub.cfg");
-    std::fs::create_dir_all(cfg.parent().expect("has parent"))?;
-    std::fs::write(&cfg, render_grub_cfg(inputs.grub_template, inputs.menu)).with_context(|| format!("writing {}", cfg.display()))?;
-    // Every file in the image gets the same fixed date.
-    let epoch = std::time::UNIX_EPOCH + std::time::Duration::from_secs(inputs.epoch);
-    for entry in walk(dir)? {
-        let f = std::fs::File::options().read(true).open(&entry)?;
-        f.set_modified(epoch).with_context(|| format!("setting the date of {}", entry.display()))?;
-    }
-    Ok(())
-}
-
-fn walk(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir)? {
-        let p = e?.path();
-        if p.is_dir() {
-            out.extend(walk(&p)?);
-        }
-        out.push(p);
-    }
-    Ok(out)
+    Ok(path)
 }

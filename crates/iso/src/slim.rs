@@ -19,9 +19,8 @@
 
 use crate::efi;
 use crate::grubmod::{self, Platform, GRUB_LIB};
-use crate::{render_grub_cfg, IsoInputs, INITRD_PATH, KERNEL_PATH};
+use crate::{set_mtimes, xorriso_dates, IsoInputs};
 use anyhow::{Context, Result};
-use kiln_util::tmp_name;
 use kiln_util::run_logged;
 use std::path::{Path, PathBuf};
 
@@ -59,30 +58,10 @@ pub fn embedded_cfg(uuid: &str, insmod: &[&str]) -> String {
     cfg
 }
 
-pub fn build(inputs: &IsoInputs, out: &Path) -> Result<()> {
-    let tmp = tmp_name(out);
-    let work = tmp.with_extension("d");
-    let _ = std::fs::remove_dir_all(&work);
-    let result = build_in(inputs, &work, &tmp);
-    let _ = std::fs::remove_dir_all(&work);
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    std::fs::rename(&tmp, out).with_context(|| format!("renaming {} to {}", tmp.display(), out.display()))
-}
-
-fn build_in(inputs: &IsoInputs, work: &Path, iso: &Path) -> Result<()> {
-    let root = work.join("iso");
+/// Makes `iso` from the staged tree `root`, with scratch files in `work`.
+pub fn build(inputs: &IsoInputs, work: &Path, root: &Path, iso: &Path) -> Result<()> {
     let grub = root.join("boot/grub");
-    for (dest, src) in [(KERNEL_PATH, inputs.kernel), (INITRD_PATH, inputs.initrd)] {
-        let dest = root.join(dest);
-        std::fs::create_dir_all(dest.parent().expect("has parent"))?;
-        std::fs::copy(src, &dest).with_context(|| format!("copying {} to {}", src.display(), dest.display()))?;
-    }
-    std::fs::create_dir_all(&grub)?;
-    std::fs::write(grub.join("grub.cfg"), render_grub_cfg(inputs.grub_template, inputs.menu))?;
-    let (uuid, stamp) = grub_uuid(inputs.epoch);
+    let (uuid, _) = grub_uuid(inputs.epoch);
     let log = inputs.log_dir;
 
     // BIOS: everything in the (compressed) core.
@@ -113,7 +92,7 @@ fn build_in(inputs: &IsoInputs, work: &Path, iso: &Path) -> Result<()> {
     }
     xz_in_place(&files, log)?;
 
-    set_mtimes(&root, inputs.epoch)?;
+    set_mtimes(root, inputs.epoch)?;
     set_mtimes(&efi_bin, inputs.epoch)?;
     let efi_img = work.join("efi.img");
     efi::fat_image(&efi_bin, &efi_img, inputs.epoch, log)?;
@@ -132,7 +111,8 @@ fn build_in(inputs: &IsoInputs, work: &Path, iso: &Path) -> Result<()> {
     args.extend(["-eltorito-alt-boot", "-e", "--interval:appended_partition_2:all::", "-no-emul-boot", "-no-pad"].map(Into::into));
     args.push(root.into());
     // Native commands: every date from the epoch (the volume's is GRUB's UUID).
-    args.extend(["--", "-volume_date", "uuid", &stamp, "-volume_date", "all_file_dates", "set_to_mtime"].map(Into::into));
+    args.push("--".into());
+    args.extend(xorriso_dates(inputs.epoch).into_iter().map(Into::into));
     let cmd = duct::cmd("xorriso", args).env("SOURCE_DATE_EPOCH", inputs.epoch.to_string());
     run_logged("iso xorriso", cmd, log)
 }
@@ -154,18 +134,6 @@ fn xz_in_place(files: &[PathBuf], log: &Path) -> Result<()> {
     let mut args: Vec<std::ffi::OsString> = vec!["-ec".into(), script.into(), "sh".into()];
     args.extend(files.iter().map(Into::into));
     run_logged("iso xz grub modules", duct::cmd("sh", args), log)
-}
-
-/// Sets the mtime of `path` and, for a directory, everything under it.
-fn set_mtimes(path: &Path, epoch: u64) -> Result<()> {
-    if path.is_dir() {
-        for e in std::fs::read_dir(path)? {
-            set_mtimes(&e?.path(), epoch)?;
-        }
-    }
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(epoch);
-    let f = std::fs::File::options().read(true).open(path)?;
-    f.set_modified(t).with_context(|| format!("setting the date of {}", path.display()))
 }
 
 #[cfg(test)]

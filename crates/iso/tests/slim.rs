@@ -1,21 +1,16 @@
 //! Builds slim ISOs around dummy kernel and initramfs files and checks their structure
-//! with xorriso and mtools. Skipped (with a note) where the tools are missing.
+//! with xorriso and mtools. Skipped (with a note) where the tools are missing, except
+//! under CI, where a missing tool fails the test.
 
 use kiln_iso::{build_iso, size_report, Entry, IsoInputs, Layout, Menu};
 use std::path::{Path, PathBuf};
 
 fn tools_present() -> bool {
-    let ok = ["xorriso", "grub-mkimage", "mformat", "xz"].iter().all(|t| which(t))
-        && Path::new("/usr/lib/grub/i386-pc/boot_hybrid.img").exists()
-        && Path::new("/usr/lib/grub/x86_64-efi/moddep.lst").exists();
-    if !ok {
-        eprintln!("skipped: needs xorriso, grub-pc-bin, grub-efi-amd64-bin, mtools, xz (cargo xtask deps)");
-    }
-    ok
-}
-
-fn which(tool: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+    kiln_util::host::require(
+        &["xorriso", "grub-mkimage", "grub-mkrescue", "mformat", "xz"],
+        &["/usr/lib/grub/i386-pc/boot_hybrid.img", "/usr/lib/grub/x86_64-efi/moddep.lst"],
+        "cargo xtask deps: xorriso, grub-pc-bin, grub-efi-amd64-bin, mtools, xz-utils",
+    )
 }
 
 /// Deterministic filler that does not compress away.
@@ -32,6 +27,10 @@ fn noise(len: usize, seed: u32) -> Vec<u8> {
 }
 
 fn build(dir: &Path, name: &str) -> PathBuf {
+    build_layout(dir, name, Layout::Slim)
+}
+
+fn build_layout(dir: &Path, name: &str, layout: Layout) -> PathBuf {
     let kernel = dir.join("vmlinuz");
     let initrd = dir.join("initrd.img");
     std::fs::write(&kernel, noise(300_001, 7)).unwrap();
@@ -54,7 +53,7 @@ fn build(dir: &Path, name: &str) -> PathBuf {
         epoch: 1_735_689_600,
         log_dir: &dir.join("logs"),
     };
-    build_iso(Layout::Slim, &inputs, &out).unwrap();
+    build_iso(layout, &inputs, &out).unwrap();
     out
 }
 
@@ -143,4 +142,53 @@ fn slim_iso_is_reproducible() {
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let second = std::fs::read(build(b.path(), "other.iso")).unwrap();
     assert!(first == second, "two builds differ");
+}
+
+#[test]
+fn mkrescue_iso_is_hybrid_and_reproducible() {
+    if !tools_present() {
+        return;
+    }
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let iso = build_layout(a.path(), "k.iso", Layout::Mkrescue);
+    let report = xorriso(&iso, &["-report_el_torito", "plain", "-report_system_area", "plain"]);
+    let bios = field(&report, "El Torito boot img", "1").expect(&report);
+    let efi = field(&report, "El Torito boot img", "2").expect(&report);
+    assert_eq!((bios[0], efi[0]), ("BIOS", "UEFI"), "{report}");
+    assert!(report.contains("grub2-mbr") && report.contains("GPT"), "{report}");
+    let x = a.path().join("x");
+    xorriso(&iso, &["-osirrox", "on", "-extract", "/", x.to_str().unwrap()]);
+    assert_eq!(std::fs::read(x.join("images/pxeboot/vmlinuz")).unwrap(), noise(300_001, 7));
+    assert_eq!(std::fs::read(x.join("images/pxeboot/initrd.img")).unwrap(), noise(120_000, 9));
+    let cfg = std::fs::read_to_string(x.join("boot/grub/grub.cfg")).unwrap();
+    assert!(cfg.contains("menuentry 'Kiln (VGA console)'"), "{cfg}");
+    let leftovers: Vec<_> = std::fs::read_dir(a.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(leftovers.len(), 5, "inputs, logs, the ISO and the extracted tree only: {leftovers:?}");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let again = build_layout(b.path(), "other.iso", Layout::Mkrescue);
+    assert!(std::fs::read(&iso).unwrap() == std::fs::read(again).unwrap(), "two mkrescue builds differ");
+}
+
+#[test]
+fn a_failing_layout_leaves_no_iso_and_no_temp_files() {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("k.iso");
+    let missing = dir.path().join("no-such-kernel");
+    let menu = Menu { entries: vec![Entry { name: "x".into(), cmdline: String::new() }], default: 0, timeout: 1 };
+    let inputs = IsoInputs {
+        kernel: &missing,
+        initrd: &missing,
+        menu: &menu,
+        grub_template: include_str!("../../../boot/grub.cfg"),
+        label: "KILNTEST",
+        epoch: 1_735_689_600,
+        log_dir: &dir.path().join("logs"),
+    };
+    let err = build_iso(Layout::Slim, &inputs, &out).unwrap_err();
+    assert!(format!("{err:#}").contains("no-such-kernel"), "{err:#}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing left behind");
 }

@@ -2,10 +2,13 @@
 //! run with their output logged, and dates for reproducible outputs.
 
 pub mod atomic;
+pub mod host;
 pub mod run;
+pub mod stamp;
 
 pub use atomic::{copy_atomic, tmp_name, write_atomic};
 pub use run::run_logged;
+pub use stamp::Stamped;
 
 /// `YYYY-MM-DD HH:MM:SS UTC` for a Unix time (the proleptic Gregorian calendar).
 pub fn utc_date(epoch: u64) -> String {
