@@ -4,7 +4,9 @@
 
 use crate::ctx::Ctx;
 use anyhow::{bail, Context, Result};
+use kiln_build::cache::Key;
 use kiln_build::{busybox, kernel};
+use kiln_util::Stamped;
 use kiln_image::{ImageSpec, RootfsInputs};
 use kiln_sources::{Fetched, Fetcher, Sources};
 use std::path::{Path, PathBuf};
@@ -80,25 +82,29 @@ pub fn build(ctx: &Ctx, image: &str, iso: bool) -> Result<Artifacts> {
     step(5, total, "initramfs");
     let pxe = ctx.image_dir(image).join("pxeboot");
     let initrd = pxe.join("initrd.img");
-    let applets = busybox::applets(&bb.path)?;
-    let tree = kiln_image::rootfs(&RootfsInputs {
-        busybox: &bb.path,
-        applets: &applets,
-        init: &init,
-        init_conf: spec.init_config().render(),
+    let init_conf = spec.init_config().render();
+    let mut key = Key::new("initramfs-v1");
+    key.add_file(&bb.path)?.add_file(&init)?.add(&init_conf).add(ctx.epoch.to_string()).add(tool_identity());
+    let cached = Stamped::new(&initrd, key.finish()).get_or_make(|| {
+        let applets = busybox::applets(&bb.path)?;
+        let tree = kiln_image::rootfs(&RootfsInputs { busybox: &bb.path, applets: &applets, init: &init, init_conf })?;
+        let epoch32 = u32::try_from(ctx.epoch).context("SOURCE_DATE_EPOCH does not fit a cpio mtime")?;
+        let cpio = tree.write_newc(Vec::new(), epoch32)?;
+        let xz = kiln_initramfs::compress_xz(&cpio)?;
+        kiln_util::write_atomic(&initrd, &xz)?;
+        eprintln!("  initramfs: {} entries, {} → {} (xz)", tree.len(), human(cpio.len() as u64), human(xz.len() as u64));
+        Ok(())
     })?;
-    let epoch32 = u32::try_from(ctx.epoch).context("SOURCE_DATE_EPOCH does not fit a cpio mtime")?;
-    let cpio = tree.write_newc(Vec::new(), epoch32)?;
-    let xz = kiln_initramfs::compress_xz(&cpio)?;
-    kiln_util::write_atomic(&initrd, &xz)?;
-    eprintln!("  initramfs: {} entries, {} → {} (xz)", tree.len(), human(cpio.len() as u64), human(xz.len() as u64));
+    if cached {
+        report("initramfs", &initrd, true);
+    }
 
     step(6, total, "pxeboot files");
     let vmlinuz = pxe.join("vmlinuz");
-    kiln_util::copy_atomic(&k.path, &vmlinuz)?;
+    write_if_changed(&vmlinuz, &std::fs::read(&k.path).with_context(|| format!("reading {}", k.path.display()))?)?;
     let default = &spec.iso.entries[spec.iso.default];
     let entry = kiln_iso::Entry { name: default.name.clone(), cmdline: spec.cmdline(default) };
-    kiln_util::write_atomic(&pxe.join(kiln_iso::IPXE_SCRIPT), kiln_iso::render_ipxe(&entry).as_bytes())?;
+    write_if_changed(&pxe.join(kiln_iso::IPXE_SCRIPT), kiln_iso::render_ipxe(&entry).as_bytes())?;
     eprintln!("  {}", pxe.display());
 
     let iso_path = if iso {
@@ -133,16 +139,22 @@ fn unpacked(ctx: &Ctx, name: &str, tar: &Fetched) -> Result<PathBuf> {
 
 /// kiln-init as a libc-free static binary (no_std on rustix + origin), in its own
 /// target directory so the host build's flags never mix with the guest's. The
-/// explicit `--target` keeps RUSTFLAGS (non-PIE static code) away from build scripts.
+/// explicit `--target` keeps RUSTFLAGS (non-PIE static code) away from build scripts;
+/// the path remaps keep the checkout's and cargo's locations out of the binary.
 fn build_init(ctx: &Ctx) -> Result<PathBuf> {
-    let sh = ctx.shell()?;
     let target = "x86_64-unknown-linux-gnu";
-    let target_dir = ctx.root.join("target/guest");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    xshell::cmd!(sh, "{cargo} build --quiet --profile guest -p kiln-init --features guest --target {target} --target-dir {target_dir}")
-        .env("RUSTFLAGS", "-C relocation-model=static -C target-feature=+crt-static")
-        .run()
-        .context("building kiln-init")?;
+    let target_dir = ctx.target_dir().join("guest");
+    let target_dir_s = target_dir.display().to_string();
+    let cargo_home = std::env::var("CARGO_HOME")
+        .ok()
+        .or_else(|| std::env::var("HOME").ok().map(|h| format!("{h}/.cargo")))
+        .unwrap_or_default();
+    let rustflags = format!(
+        "-C relocation-model=static -C target-feature=+crt-static --remap-path-prefix={}=/kiln --remap-path-prefix={cargo_home}=/cargo",
+        ctx.root.display()
+    );
+    let args = ["build", "--quiet", "--profile", "guest", "-p", "kiln-init", "--features", "guest", "--target", target, "--target-dir", &target_dir_s];
+    ctx.run(&ctx.cargo(), &args, &[("RUSTFLAGS", &rustflags)]).context("building kiln-init")?;
     Ok(target_dir.join(target).join("guest/kiln-init"))
 }
 
@@ -172,11 +184,37 @@ pub fn build_iso(ctx: &Ctx, spec: &ImageSpec, kernel: &Path, initrd: &Path, out:
         epoch: ctx.epoch,
         log_dir: &ctx.out.join("logs"),
     };
-    kiln_iso::build_iso(layout, &inputs, out)?;
+    let mut key = Key::new("iso-v1");
+    key.add_file(kernel)?.add_file(initrd)?.add(kiln_iso::render_grub_cfg(&template, &menu)).add(&spec.iso.label);
+    key.add(format!("{layout:?}")).add(ctx.epoch.to_string()).add(tool_identity());
+    for tool in kiln_iso::tools(layout) {
+        key.add(kiln_build::tool_version(tool)?);
+    }
+    if Stamped::new(out, key.finish()).get_or_make(|| kiln_iso::build_iso(layout, &inputs, out))? {
+        report("iso", out, true);
+    }
     if !out.is_file() {
         bail!("the ISO step left no {}", out.display());
     }
     Ok(())
+}
+
+/// This build tool's own binary (path, size and mtime): part of the keys of the outputs
+/// it writes itself (initramfs, ISO), so that new code for them rebuilds them.
+fn tool_identity() -> String {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let meta = std::fs::metadata(&exe).ok();
+    let mtime = meta.as_ref().and_then(|m| m.modified().ok()).and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+    format!("{} {} {:?}", exe.display(), meta.map_or(0, |m| m.len()), mtime)
+}
+
+/// Writes `data` to `dest` (atomically) unless it already holds exactly that, so that a
+/// no-op build leaves `out/` untouched.
+fn write_if_changed(dest: &Path, data: &[u8]) -> Result<()> {
+    if std::fs::read(dest).is_ok_and(|old| old == data) {
+        return Ok(());
+    }
+    kiln_util::write_atomic(dest, data)
 }
 
 fn report(what: &str, path: &Path, cached: bool) {

@@ -36,10 +36,32 @@ impl Ctx {
         kiln_vm::probe_kvm_memo(kernel, initrd, &self.cache.join("kvm-probe"))
     }
 
-    pub fn shell(&self) -> anyhow::Result<xshell::Shell> {
-        let sh = xshell::Shell::new()?;
-        sh.change_dir(&self.root);
-        Ok(sh)
+    /// Runs `program args` in the project root with the terminal as its stdio, after
+    /// printing it as `$ program args`; a failure or non-zero exit is an error saying so.
+    /// (Every process Kiln starts goes through duct, except the QEMU console sessions of
+    /// `kiln-vm`, which need a child they can type into and kill.)
+    pub fn run(&self, program: &str, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<()> {
+        use anyhow::Context;
+        eprintln!("$ {program} {}", args.join(" "));
+        let mut cmd = duct::cmd(program, args).dir(&self.root).unchecked();
+        for (k, v) in env {
+            cmd = cmd.env(k, v);
+        }
+        let out = cmd.run().with_context(|| format!("cannot run {program} (run `cargo xtask deps`)"))?;
+        if !out.status.success() {
+            anyhow::bail!("`{program} {}` failed ({})", args.join(" "), out.status);
+        }
+        Ok(())
+    }
+
+    /// `cargo`, as the running cargo names itself.
+    pub fn cargo(&self) -> String {
+        std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+    }
+
+    /// Cargo's target directory (`CARGO_TARGET_DIR`, else `target/` in the project).
+    pub fn target_dir(&self) -> PathBuf {
+        std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| self.root.join("target"))
     }
 
     /// The ISO of an image: `out/kiln.iso` for the default image, `out/NAME.iso` otherwise.

@@ -37,19 +37,17 @@ pub fn run() -> Result<()> {
     if !nix_is_root() {
         bail!("deps: installing packages needs root; run `sudo cargo xtask deps` (or `cargo xtask doctor` to see what is missing)");
     }
-    let sh = ctx.shell()?;
     if need_src {
         eprintln!("deps: adding {DEB_SRC_FILE}");
         std::fs::write(DEB_SRC_FILE, DEB_SRC).with_context(|| format!("writing {DEB_SRC_FILE}"))?;
     }
     eprintln!("deps: apt-get update");
-    xshell::cmd!(sh, "apt-get update -q").quiet().run().context("apt-get update failed")?;
+    ctx.run("apt-get", &["update", "-q"], &[]).context("apt-get update failed")?;
     let names: Vec<&str> = pkgs.iter().map(|p| p.name.as_str()).collect();
     eprintln!("deps: apt-get install {}", names.join(" "));
-    xshell::cmd!(sh, "apt-get install -y -q --no-install-recommends {names...}")
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .run()
-        .context("apt-get install failed")?;
+    let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
+    args.extend(&names);
+    ctx.run("apt-get", &args, &[("DEBIAN_FRONTEND", "noninteractive")]).context("apt-get install failed")?;
     let still = host::missing(&pkgs, present);
     if !still.is_empty() {
         let names: Vec<&str> = still.iter().map(|(p, _)| p.name.as_str()).collect();

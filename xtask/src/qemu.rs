@@ -38,10 +38,11 @@ pub fn run(args: &Args) -> Result<()> {
     let machine = Machine::new(firmware, boot, ctx.accel(&a.kernel, &a.initrd));
     eprintln!("$ {}", machine.command_line());
     eprintln!("(type `poweroff` in the guest, or Ctrl-A X to quit QEMU)");
-    let status = std::process::Command::new("qemu-system-x86_64")
-        .args(machine.args())
-        .status()
-        .context("cannot run qemu-system-x86_64 (run `cargo xtask deps`)")?;
+    let status = duct::cmd("qemu-system-x86_64", machine.args())
+        .unchecked()
+        .run()
+        .context("cannot run qemu-system-x86_64 (run `cargo xtask deps`)")?
+        .status;
     if !status.success() {
         bail!("qemu exited with {status}");
     }

@@ -41,16 +41,18 @@ pub fn run(args: &Args) -> Result<()> {
         .into_iter()
         .filter(|c| args.only.is_empty() || args.only.iter().any(|o| c.name.contains(o.as_str())))
         .collect();
-    let want_size = args.only.is_empty() || args.only.iter().any(|o| "size-budget".contains(o.as_str()));
-    if selected.is_empty() && !want_size {
+    let wants = |name: &str| args.only.is_empty() || args.only.iter().any(|o| name.contains(o.as_str()));
+    let (want_size, want_noop) = (wants("size-budget"), wants("noop-rebuild"));
+    if selected.is_empty() && !want_size && !want_noop {
         bail!("no case matches {:?}", args.only);
     }
     let (mut passed, mut failed) = (0, 0);
+    let mut count = |ok: bool| if ok { passed += 1 } else { failed += 1 };
     if want_size {
-        match size_budget(&a)? {
-            true => passed += 1,
-            false => failed += 1,
-        }
+        count(size_budget(&a)?);
+    }
+    if want_noop {
+        count(noop_rebuild(&ctx, &args.image.image, &a)?);
     }
     for case in &selected {
         let log = log_dir.join(format!("{}.log", case.name));
@@ -76,6 +78,29 @@ pub fn run(args: &Args) -> Result<()> {
         bail!("{failed} boot case(s) failed; logs in {}", log_dir.display());
     }
     Ok(())
+}
+
+/// A second build with nothing changed must rewrite no output: every artifact keeps
+/// its size and modification time. One result line.
+fn noop_rebuild(ctx: &Ctx, image: &str, a: &artifacts::Artifacts) -> Result<bool> {
+    let outputs = [&a.kernel, &a.initrd, a.iso.as_ref().expect("test-boot builds the iso"), &a.init_binary, &a.busybox_binary];
+    let state = || -> Vec<(String, Option<(u64, std::time::SystemTime)>)> {
+        outputs
+            .iter()
+            .map(|p| (p.display().to_string(), std::fs::metadata(p).ok().and_then(|m| Some((m.len(), m.modified().ok()?)))))
+            .collect()
+    };
+    let before = state();
+    let started = std::time::Instant::now();
+    artifacts::build(ctx, image, true)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let changed: Vec<String> = before.iter().zip(state()).filter(|(b, a)| **b != *a).map(|(b, _)| b.0.clone()).collect();
+    let ok = changed.is_empty();
+    println!("{} {:<24} {seconds:>6.1}s  {} checks", if ok { "PASS" } else { "FAIL" }, "noop-rebuild", outputs.len());
+    for path in &changed {
+        println!("     rewritten although nothing changed: {path}");
+    }
+    Ok(ok)
 }
 
 /// The image's `[iso.budget]`, checked against the ISO just built: one result line.

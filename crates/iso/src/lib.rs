@@ -32,6 +32,14 @@ pub enum Layout {
     Slim,
 }
 
+/// The host tools a layout runs: their versions belong in the ISO's cache key.
+pub fn tools(layout: Layout) -> &'static [&'static str] {
+    match layout {
+        Layout::Mkrescue => &["grub-mkrescue", "xorriso", "mformat"],
+        Layout::Slim => &["grub-mkimage", "xorriso", "mformat", "xz"],
+    }
+}
+
 pub struct IsoInputs<'a> {
     pub kernel: &'a Path,
     pub initrd: &'a Path,

@@ -57,11 +57,10 @@ impl Machine {
             a.extend(["-m".into(), m.to_string()]);
         }
         a.push("-nographic".into());
-        a.push("-accel".into());
-        a.push(match self.accel {
-            Accel::Kvm => "kvm".into(),
-            Accel::Tcg => "tcg".into(),
-        });
+        // TCG is QEMU's default: only KVM, where the probe found it working, adds a flag.
+        if self.accel == Accel::Kvm {
+            a.extend(["-accel".into(), "kvm".into()]);
+        }
         if self.firmware == Firmware::Ovmf {
             a.extend(["-bios".into(), OVMF_PATH.into()]);
         }
@@ -168,7 +167,7 @@ mod tests {
     #[test]
     fn cdrom_under_seabios_is_the_seed_command() {
         let m = Machine::new(Firmware::SeaBios, Boot::Cdrom("out/kiln.iso".into()), Accel::Tcg);
-        assert_eq!(m.command_line(), "qemu-system-x86_64 -nographic -accel tcg -cdrom out/kiln.iso");
+        assert_eq!(m.command_line(), "qemu-system-x86_64 -nographic -cdrom out/kiln.iso");
     }
 
     #[test]
@@ -188,7 +187,7 @@ mod tests {
         let m = Machine::new(Firmware::SeaBios, boot, Accel::Tcg);
         assert_eq!(
             m.command_line(),
-            "qemu-system-x86_64 -nographic -accel tcg -nic user,tftp=out/minimal/pxeboot,bootfile=boot.ipxe -boot n"
+            "qemu-system-x86_64 -nographic -nic user,tftp=out/minimal/pxeboot,bootfile=boot.ipxe -boot n"
         );
     }
 
