@@ -116,7 +116,7 @@ pub fn build(ctx: &Ctx, image: &str, iso: bool) -> Result<Artifacts> {
         None
     };
     eprintln!("built {image} in {:.1?}", started.elapsed());
-    Ok(Artifacts {
+    let a = Artifacts {
         spec,
         kernel: vmlinuz,
         initrd,
@@ -125,7 +125,37 @@ pub fn build(ctx: &Ctx, image: &str, iso: bool) -> Result<Artifacts> {
         pxe_dir: pxe,
         init_binary: init,
         busybox_binary: bb.path,
-    })
+    };
+    write_if_changed(&ctx.image_dir(image).join(SUMS), sha256sums(&a.named())?.as_bytes())?;
+    Ok(a)
+}
+
+/// `out/NAME/SHA256SUMS`: the sha256 of every artifact of a build, one `HASH  NAME` line
+/// each, upstream first (see [`Artifacts::named`]); `cargo xtask repro` compares two.
+pub const SUMS: &str = "SHA256SUMS";
+
+impl Artifacts {
+    /// Every artifact by a name that does not depend on where it was built, in build
+    /// order: what goes into an artifact comes before it.
+    pub fn named(&self) -> Vec<(&'static str, PathBuf)> {
+        let mut v = vec![
+            ("kiln-init", self.init_binary.clone()),
+            ("busybox", self.busybox_binary.clone()),
+            ("vmlinuz", self.kernel.clone()),
+            ("initrd.img", self.initrd.clone()),
+            ("boot.ipxe", self.pxe_dir.join(kiln_iso::IPXE_SCRIPT)),
+        ];
+        v.extend(self.iso.clone().map(|iso| ("iso", iso)));
+        v
+    }
+}
+
+fn sha256sums(named: &[(&str, PathBuf)]) -> Result<String> {
+    let mut out = String::new();
+    for (name, path) in named {
+        out += &format!("{}  {name}\n", kiln_sources::sha256_file(path)?);
+    }
+    Ok(out)
 }
 
 /// The extracted tree of a verified tarball, keyed by its hash.

@@ -8,6 +8,7 @@ mod deps;
 mod doctor;
 mod iso;
 mod qemu;
+mod repro;
 mod size;
 mod test;
 mod test_boot;
@@ -44,6 +45,9 @@ enum Command {
     Test(test_boot::Args),
     /// Show where the ISO's bytes go (also written as out/NAME/size.json)
     Size(ImageArg),
+    /// Build the image twice from clean (other paths, caches, umask, time zone) and
+    /// compare every artifact's sha256
+    Repro(repro::Args),
     /// Measure build and boot times and artifact sizes (reported, never asserted)
     Bench(ImageArg),
 }
@@ -58,6 +62,7 @@ fn main() {
         Command::TestBoot(a) => test_boot::run(&a),
         Command::Test(a) => test::run(&a),
         Command::Bench(a) => bench::run(&a),
+        Command::Repro(a) => repro::run(&a),
         Command::Size(a) => size::run(&a),
     };
     if let Err(e) = result {
