@@ -171,7 +171,7 @@ fn unpacked(ctx: &Ctx, name: &str, tar: &Fetched) -> Result<PathBuf> {
 /// target directory so the host build's flags never mix with the guest's. The
 /// explicit `--target` keeps RUSTFLAGS (non-PIE static code) away from build scripts;
 /// the path remaps keep the checkout's and cargo's locations out of the binary.
-fn build_init(ctx: &Ctx) -> Result<PathBuf> {
+pub fn build_init(ctx: &Ctx) -> Result<PathBuf> {
     let target = "x86_64-unknown-linux-gnu";
     let target_dir = ctx.target_dir().join("guest");
     let target_dir_s = target_dir.display().to_string();
