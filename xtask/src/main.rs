@@ -41,8 +41,8 @@ enum Command {
     Qemu(qemu::Args),
     /// Boot every artifact headless under SeaBIOS and OVMF and check what the guest prints
     TestBoot(test_boot::Args),
-    /// Run every test: unit tests (cargo test), then test-boot
-    Test(test_boot::Args),
+    /// Run every test: unit tests (cargo test), test-boot, then repro
+    Test(test::Args),
     /// Show where the ISO's bytes go (also written as out/NAME/size.json)
     Size(ImageArg),
     /// Build the image twice from clean (other paths, caches, umask, time zone) and

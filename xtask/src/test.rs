@@ -1,10 +1,25 @@
-//! `cargo xtask test`: every test. Unit tests first (fast, no QEMU), then test-boot.
+//! `cargo xtask test`: every test. Unit tests first (fast, no QEMU), then test-boot,
+//! then the reproducibility check (two clean builds, the slowest part).
 
 use crate::ctx::Ctx;
 use anyhow::{Context, Result};
 
-pub fn run(args: &crate::test_boot::Args) -> Result<()> {
+#[derive(clap::Args, Clone)]
+pub struct Args {
+    #[command(flatten)]
+    pub boot: crate::test_boot::Args,
+    /// Leave out `repro` (two clean builds of the image): for quick local runs
+    #[arg(long)]
+    pub quick: bool,
+}
+
+pub fn run(args: &Args) -> Result<()> {
     let ctx = Ctx::new();
     ctx.run(&ctx.cargo(), &["test", "--workspace", "--quiet"], &[]).context("unit tests failed")?;
-    crate::test_boot::run(args)
+    crate::test_boot::run(&args.boot)?;
+    if !args.quick {
+        let repro = crate::repro::Args { image: args.boot.image.clone(), dir: None, keep: false };
+        crate::repro::run(&repro)?;
+    }
+    Ok(())
 }
