@@ -36,6 +36,8 @@ pub fn reproducible_env(epoch: u64) -> Vec<(&'static str, String)> {
         ("KBUILD_BUILD_VERSION", "1".into()),
         ("SOURCE_DATE_EPOCH", epoch.to_string()),
         ("LC_ALL", "C".into()),
+        // BusyBox prints its build date in the local time zone (found by `cargo xtask repro`).
+        ("TZ", "UTC".into()),
     ]
 }
 
