@@ -41,6 +41,7 @@ pub fn build(ctx: &Ctx, image: &str, iso: bool) -> Result<Artifacts> {
     let sources = Sources::load(&ctx.root.join("sources.toml"))?;
     let fetcher = Fetcher::new(ctx.cache.join("downloads")).for_sources(&sources);
     let trees = ctx.cache.join("src");
+    kiln_sources::remove_leftovers(&trees, &ctx.cache.join("downloads"));
     let linux = Pinned::new(&fetcher, "linux", sources.get("linux")?, &trees);
     let busybox_src = Pinned::new(&fetcher, "busybox", sources.get("busybox")?, &trees);
 

@@ -93,6 +93,9 @@ impl BuildDir {
         let shared = Lock::acquire(&lock_file, Mode::Shared)?;
         if self.finished(outputs) {
             let _ = touch(&self.done);
+            // Best effort: the trees of failed builds of this step go on the next run,
+            // even one that builds nothing; a hit never fails over cleanup.
+            let _ = prune(&self.root, &self.name, KEEP_BUILDS);
             return Ok(Claim::Done(shared));
         }
         drop(shared);

@@ -19,7 +19,7 @@ pub use extract::extract_tarball;
 pub use fetch::{Fetched, Fetcher, Runner, SystemRunner, DEFAULT_STALL};
 pub use hash::{sha256_file, HashingReader};
 pub use spec::{Provider, Source, Sources};
-pub use tree::{unpacked, Pinned, Tree};
+pub use tree::{remove_leftovers, unpacked, Pinned, Tree};
 pub use fetch::RunOutput;
 
 use std::path::PathBuf;

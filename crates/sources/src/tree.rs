@@ -34,7 +34,7 @@ pub fn unpacked(trees: &Path, name: &str, sha256: &str, fetch: impl FnOnce() -> 
     drop(shared);
     let mut lock = Lock::acquire(&lock_file, Mode::Exclusive).map_err(io_err(format!("locking {}", lock_file.display())))?;
     if !dir.is_dir() {
-        remove_leftovers(trees, &dir);
+        remove_extractions_of(trees, &dir);
         let tarball = fetch()?;
         extract_tarball(&tarball.path, &sha256, &dir)?;
     }
@@ -42,9 +42,28 @@ pub fn unpacked(trees: &Path, name: &str, sha256: &str, fetch: impl FnOnce() -> 
     Ok(Tree { dir, sha256, _lock: lock })
 }
 
+/// Deletes what runs that died left in the cache: extractions in `trees`
+/// (`.NAME-SHA16.extract-PID`, and the older `.extract-PID`) and download work
+/// directories in `downloads` (`NAME-VERSION/.tmp-PID`) whose process no longer runs.
+/// Cheap (a few directory listings): call it on every run.
+pub fn remove_leftovers(trees: &Path, downloads: &Path) -> Vec<PathBuf> {
+    use kiln_util::stale::{pid_between, remove_dead};
+    let mut removed = remove_dead(trees, |n| {
+        let (_, pid) = n.strip_prefix('.')?.rsplit_once(".extract-")?;
+        pid_between(pid, "")
+    });
+    removed.extend(remove_dead(trees, |n| pid_between(n, ".extract-")));
+    for entry in std::fs::read_dir(downloads).into_iter().flatten().flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            removed.extend(remove_dead(&entry.path(), |n| pid_between(n, ".tmp-")));
+        }
+    }
+    removed
+}
+
 /// Extractions that runs which died left behind: of `dir` (we hold its lock, so any is
 /// stale), and those of the old unnamed form `.extract-PID` whose process is gone.
-fn remove_leftovers(trees: &Path, dir: &Path) {
+fn remove_extractions_of(trees: &Path, dir: &Path) {
     let ours = dir.file_name().map(|n| format!(".{}.extract-", n.to_string_lossy())).unwrap_or_default();
     for stale in std::fs::read_dir(trees).into_iter().flatten().flatten() {
         if stale.file_name().to_string_lossy().starts_with(&ours) {

@@ -97,18 +97,17 @@ fn prune_keeps_the_most_recently_used_finished_builds_of_one_step() {
         set_used(&b, t0 + Duration::from_secs(i));
         dirs.push(b);
     }
-    // Used again now: the oldest build becomes the newest.
+    let other_step = BuildDir::new(root.path(), "linux-headers", &Key::new("h"));
+    drop(build(&other_step, &Key::new("h"), &other_step.dir.join("x")));
+    // Used again now: the oldest build becomes the newest, and the hit keeps the
+    // KEEP_BUILDS (3) most recently used: 0, 3, 2.
     let hit = dirs[0].claim(&[]).unwrap();
     assert!(matches!(hit, Claim::Done(_)));
     drop(hit);
-    let other_step = BuildDir::new(root.path(), "linux-headers", &Key::new("h"));
-    drop(build(&other_step, &Key::new("h"), &other_step.dir.join("x")));
-
-    let removed = prune(root.path(), "linux", 2).unwrap();
-    let mut want = vec![dirs[1].dir.clone(), dirs[2].dir.clone()];
-    want.sort();
-    assert_eq!(removed, want);
+    assert!(!dirs[1].dir.exists(), "beyond the three most recently used");
     assert!(!dirs[1].lock_path().exists(), "the lock file goes with its build");
+
+    assert_eq!(prune(root.path(), "linux", 2).unwrap(), vec![dirs[2].dir.clone()]);
     for kept in [&dirs[0].dir, &dirs[3].dir, &other_step.dir] {
         assert!(kept.exists(), "{}", kept.display());
     }
@@ -150,4 +149,16 @@ fn the_next_build_of_a_step_removes_failed_trees() {
     let next = BuildDir::new(root.path(), "linux", &Key::new("fixed"));
     let Claim::Build(_lock) = next.claim(&[]).unwrap() else { panic!() };
     assert!(!failed.dir.exists() && !failed.lock_path().exists());
+}
+
+#[test]
+fn a_run_that_builds_nothing_removes_failed_trees_too() {
+    let root = tempfile::tempdir().unwrap();
+    let key = Key::new("cached");
+    let cached = BuildDir::new(root.path(), "linux", &key);
+    drop(build(&cached, &key, &cached.dir.join("bzImage")));
+    let failed = BuildDir::new(root.path(), "linux", &Key::new("failed"));
+    std::fs::create_dir_all(failed.dir.join("arch")).unwrap();
+    assert!(matches!(cached.claim(&[]).unwrap(), Claim::Done(_)));
+    assert!(!failed.dir.exists());
 }

@@ -104,3 +104,30 @@ fn a_tarball_not_matching_the_pin_is_not_extracted() {
     assert!(err.contains(&pin), "{err}");
     assert!(!trees.join(format!("pkg-{}", &pin[..16])).exists());
 }
+
+#[test]
+fn leftovers_of_dead_runs_are_found_without_a_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let (trees, downloads) = (dir.path().join("src"), dir.path().join("downloads"));
+    let dead = kiln_util::stale::dead_pid();
+    let me = std::process::id();
+    let gone = [
+        trees.join(format!(".linux-585a4a074597aefa.extract-{dead}")),
+        trees.join(format!(".extract-{dead}")),
+        downloads.join(format!("linux-6.12.117/.tmp-{dead}")),
+    ];
+    let kept = [
+        trees.join(format!(".linux-585a4a074597aefa.extract-{me}")),
+        trees.join("linux-585a4a074597aefa"),
+        downloads.join(format!("linux-6.12.117/.tmp-{me}")),
+    ];
+    for d in gone.iter().chain(&kept) {
+        std::fs::create_dir_all(d.join("x")).unwrap();
+    }
+    let mut removed = remove_leftovers(&trees, &downloads);
+    removed.sort();
+    let mut want = gone.to_vec();
+    want.sort();
+    assert_eq!(removed, want);
+    assert!(kept.iter().all(|k| k.exists()));
+}
