@@ -55,7 +55,7 @@ pub fn build_busybox(req: &BusyboxRequest) -> Result<Built> {
     let fragments: Vec<Fragment> = req.fragments.iter().map(|p| Fragment::load(p)).collect::<Result<_>>()?;
     let merged = kconfig::merge(&fragments)?;
     // musl-gcc is a script around the system compiler, which prints the version.
-    let musl_gcc = crate::tool_version("musl-gcc", &["x86_64-linux-gnu-gcc"], &tool_memo(req.build_root))?;
+    let musl_gcc = crate::cached_tool_version("musl-gcc", &["x86_64-linux-gnu-gcc"], &tool_memo(req.build_root))?;
     let headers = req.kernel_headers.include_dir();
     let mut key = Key::new("busybox-v2");
     key.add(req.src.sha256())

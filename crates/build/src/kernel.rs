@@ -29,7 +29,7 @@ pub struct Built {
     pub lock: Lock,
 }
 
-/// Where tool versions are remembered (see [`crate::tool_version`]).
+/// Where tool versions are remembered (see [`crate::cached_tool_version`]).
 pub(crate) fn tool_memo(build_root: &Path) -> PathBuf {
     build_root.join("tool-versions")
 }
@@ -60,7 +60,7 @@ pub fn make(src: &Path, out: &Path, args: &[&str], env: &[(&'static str, String)
 pub fn build_kernel(req: &KernelRequest) -> Result<Built> {
     let fragments: Vec<Fragment> = req.fragments.iter().map(|p| Fragment::load(p)).collect::<Result<_>>()?;
     let merged = kconfig::merge(&fragments)?;
-    let gcc = crate::tool_version("gcc", &[], &tool_memo(req.build_root))?;
+    let gcc = crate::cached_tool_version("gcc", &[], &tool_memo(req.build_root))?;
     let mut key = Key::new("kernel-v1");
     key.add(req.src.sha256()).add(&merged).add(gcc).add(req.epoch.to_string());
     let build = BuildDir::new(req.build_root, "linux", &key);

@@ -8,4 +8,4 @@ pub mod kconfig;
 pub mod kernel;
 mod tools;
 
-pub use tools::tool_version;
+pub use tools::{cached_tool_version, tool_version};

@@ -5,6 +5,12 @@ use sha2::{Digest, Sha256};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+/// The first line of `TOOL --version`, asked now. Every call starts the tool: on a path
+/// that runs on every build, use [`cached_tool_version`].
+pub fn tool_version(tool: &str) -> Result<String> {
+    ask_version(tool)
+}
+
 /// The first line of `TOOL --version`: part of every cache key that the tool affects.
 ///
 /// Starting a compiler to ask costs tens of milliseconds on every run, so the answer is
@@ -12,7 +18,7 @@ use std::path::{Path, PathBuf};
 /// of `tool` and of the programs in `runs` (the compiler a wrapper such as `musl-gcc`
 /// runs, which is what prints the version), and of `$REALGCC`. An upgrade replaces
 /// those files, so it gets a new name and the tool is asked again.
-pub fn tool_version(tool: &str, runs: &[&str], memo_dir: &Path) -> Result<String> {
+pub fn cached_tool_version(tool: &str, runs: &[&str], memo_dir: &Path) -> Result<String> {
     let mut stamp = Sha256::new();
     let realgcc = std::env::var("REALGCC").ok();
     let realgcc_path = realgcc.as_deref().and_then(on_path);
@@ -30,14 +36,18 @@ pub fn tool_version(tool: &str, runs: &[&str], memo_dir: &Path) -> Result<String
     if let Ok(version) = std::fs::read_to_string(&memo) {
         return Ok(version);
     }
+    let version = ask_version(tool)?;
+    kiln_util::write_atomic(&memo, version.as_bytes())?;
+    Ok(version)
+}
+
+fn ask_version(tool: &str) -> Result<String> {
     let out = duct::cmd!(tool, "--version")
         .stderr_to_stdout()
         .unchecked()
         .read()
         .with_context(|| format!("running {tool} --version (is it installed? run `cargo xtask deps`)"))?;
-    let version = out.lines().next().unwrap_or_default().to_string();
-    kiln_util::write_atomic(&memo, version.as_bytes())?;
-    Ok(version)
+    Ok(out.lines().next().unwrap_or_default().to_string())
 }
 
 /// Where `program` is (resolving symlinks): itself if it has a slash, else the first
@@ -85,15 +95,15 @@ mod tests {
         let memo = dir.path().join("memo");
         let tool = fake_tool(dir.path(), "fakecc 1.0");
         let t = tool.to_str().unwrap();
-        assert_eq!(tool_version(t, &[], &memo).unwrap(), "fakecc 1.0");
-        assert_eq!(tool_version(t, &[], &memo).unwrap(), "fakecc 1.0");
+        assert_eq!(cached_tool_version(t, &[], &memo).unwrap(), "fakecc 1.0");
+        assert_eq!(cached_tool_version(t, &[], &memo).unwrap(), "fakecc 1.0");
         assert_eq!(asked(dir.path()), 1, "the second answer comes from the memo");
 
         // An upgrade: new contents, new size and mtime.
         let f = std::fs::File::options().write(true).open(fake_tool(dir.path(), "fakecc 2.0.1")).unwrap();
         f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5)).unwrap();
         drop(f); // a file open for writing cannot be run
-        assert_eq!(tool_version(t, &[], &memo).unwrap(), "fakecc 2.0.1");
+        assert_eq!(cached_tool_version(t, &[], &memo).unwrap(), "fakecc 2.0.1");
         assert_eq!(asked(dir.path()), 2);
     }
 
@@ -105,16 +115,16 @@ mod tests {
         let inner = dir.path().join("inner");
         std::fs::write(&inner, b"v1").unwrap();
         let (t, i) = (tool.to_str().unwrap(), inner.to_str().unwrap());
-        tool_version(t, &[i], &memo).unwrap();
+        cached_tool_version(t, &[i], &memo).unwrap();
         std::fs::write(&inner, b"v2, bigger").unwrap();
-        tool_version(t, &[i], &memo).unwrap();
+        cached_tool_version(t, &[i], &memo).unwrap();
         assert_eq!(asked(dir.path()), 2, "the wrapped compiler is part of the memo's name");
     }
 
     #[test]
     fn a_missing_tool_says_how_to_install_it() {
         let dir = tempfile::tempdir().unwrap();
-        let err = tool_version("no-such-compiler-kiln", &[], dir.path()).unwrap_err().to_string();
+        let err = cached_tool_version("no-such-compiler-kiln", &[], dir.path()).unwrap_err().to_string();
         assert!(err.contains("no-such-compiler-kiln") && err.contains("cargo xtask deps"), "{err}");
     }
 }
