@@ -8,7 +8,7 @@ use kiln_build::cache::Key;
 use kiln_build::{busybox, kernel};
 use kiln_util::Stamped;
 use kiln_image::{ImageSpec, RootfsInputs};
-use kiln_sources::{Fetched, Fetcher, Sources};
+use kiln_sources::{Fetcher, Pinned, Sources};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -38,19 +38,19 @@ pub fn build(ctx: &Ctx, image: &str, iso: bool) -> Result<Artifacts> {
     let build_root = ctx.cache.join("build");
 
     step(1, total, "sources");
+    // Nothing is read here: the pins are the sources' identity in the cache keys, and a
+    // tarball is fetched, verified and extracted only when a build below misses.
     let sources = Sources::load(&ctx.root.join("sources.toml"))?;
-    let fetcher = Fetcher::new(ctx.cache.join("downloads"));
-    let linux = sources.get("linux")?;
-    let linux_tar = fetcher.fetch("linux", linux)?;
-    let bb_tar = fetcher.fetch("busybox", sources.get("busybox")?)?;
-    let linux_src = unpacked(ctx, "linux", &linux_tar)?;
-    let bb_src = unpacked(ctx, "busybox", &bb_tar)?;
+    let fetcher = Fetcher::new(ctx.cache.join("downloads")).for_sources(&sources);
+    let trees = ctx.cache.join("src");
+    kiln_sources::remove_leftovers(&trees, &ctx.cache.join("downloads"));
+    let linux = Pinned::new(&fetcher, "linux", sources.get("linux")?, &trees);
+    let busybox_src = Pinned::new(&fetcher, "busybox", sources.get("busybox")?, &trees);
 
     step(2, total, "kernel");
     let fragments = spec.kernel_fragments(&ctx.root);
     let k = kernel::build_kernel(&kernel::KernelRequest {
-        src: &linux_src,
-        src_sha256: &linux_tar.sha256,
+        src: &linux,
         fragments: &fragments,
         build_root: &build_root,
         log_dir: &logs,
@@ -60,11 +60,10 @@ pub fn build(ctx: &Ctx, image: &str, iso: bool) -> Result<Artifacts> {
     report("kernel", &k.path, k.cached);
 
     step(3, total, "busybox");
-    let headers = kernel::install_headers(&linux_src, &linux_tar.sha256, &build_root, &logs)?;
+    let headers = kernel::Headers::new(&linux, &build_root, &logs);
     let bb_fragments = spec.busybox_fragments(&ctx.root);
     let bb = busybox::build_busybox(&busybox::BusyboxRequest {
-        src: &bb_src,
-        src_sha256: &bb_tar.sha256,
+        src: &busybox_src,
         base: spec.busybox.base.make_target(),
         fragments: &bb_fragments,
         kernel_headers: &headers,
@@ -121,7 +120,7 @@ pub fn build(ctx: &Ctx, image: &str, iso: bool) -> Result<Artifacts> {
         kernel: vmlinuz,
         initrd,
         iso: iso_path,
-        linux_version: linux.version.clone(),
+        linux_version: linux.version().to_string(),
         pxe_dir: pxe,
         init_binary: init,
         busybox_binary: bb.path,
@@ -156,15 +155,6 @@ fn sha256sums(named: &[(&str, PathBuf)]) -> Result<String> {
         out += &format!("{}  {name}\n", kiln_sources::sha256_file(path)?);
     }
     Ok(out)
-}
-
-/// The extracted tree of a verified tarball, keyed by its hash.
-fn unpacked(ctx: &Ctx, name: &str, tar: &Fetched) -> Result<PathBuf> {
-    let dir = ctx.cache.join("src").join(format!("{name}-{}", &tar.sha256[..16]));
-    if !dir.exists() {
-        kiln_sources::extract_tarball(&tar.path, &dir)?;
-    }
-    Ok(dir)
 }
 
 /// kiln-init as a libc-free static binary (no_std on rustix + origin), in its own
@@ -217,9 +207,11 @@ pub fn build_iso(ctx: &Ctx, spec: &ImageSpec, kernel: &Path, initrd: &Path, out:
     let mut key = Key::new("iso-v1");
     key.add_file(kernel)?.add_file(initrd)?.add(kiln_iso::render_grub_cfg(&template, &menu)).add(&spec.iso.label);
     key.add(format!("{layout:?}")).add(ctx.epoch.to_string()).add(tool_identity());
+    let memo = ctx.cache.join("build/tool-versions");
     for tool in kiln_iso::tools(layout) {
-        key.add(kiln_build::tool_version(tool)?);
+        key.add(kiln_build::cached_tool_version(tool, &[], &memo)?);
     }
+    key.add(kiln_iso::grub_fingerprint());
     if Stamped::new(out, key.finish()).get_or_make(|| kiln_iso::build_iso(layout, &inputs, out))? {
         report("iso", out, true);
     }

@@ -1,22 +1,23 @@
 //! The BusyBox build: a base config (`allnoconfig` or `defconfig`) + fragments, static with musl-gcc against the kernel's
 //! headers, strictly checked, cached by its inputs.
 
-use crate::cache::{BuildDir, Key};
-use kiln_util::copy_atomic;
+use crate::cache::{BuildDir, Claim, Key};
 use crate::kconfig::{self, Fragment, Value};
-use crate::kernel::{check_config, make, reproducible_env, Built};
-use kiln_util::run_logged;
+use crate::kernel::{check_config, make, reproducible_env, tool_memo, Built, Headers};
 use anyhow::{Context, Result};
+use kiln_sources::Pinned;
+use kiln_util::{copy_atomic, run_logged};
 use std::path::{Path, PathBuf};
 
+/// What a BusyBox build needs. The source tree and the kernel headers are made only
+/// when the build is not cached.
 pub struct BusyboxRequest<'a> {
-    pub src: &'a Path,
-    pub src_sha256: &'a str,
+    pub src: &'a Pinned<'a>,
     /// `allnoconfig` or `defconfig`: the make target the fragments are applied over.
     pub base: &'a str,
     pub fragments: &'a [PathBuf],
-    /// The kernel's installed userspace headers (`.../usr/include`).
-    pub kernel_headers: &'a Path,
+    /// The kernel's userspace headers.
+    pub kernel_headers: &'a Headers<'a>,
     pub build_root: &'a Path,
     pub log_dir: &'a Path,
     pub jobs: usize,
@@ -53,40 +54,46 @@ pub fn apply_fragments(dotconfig: &str, fragments: &[Fragment], extra: &[(String
 pub fn build_busybox(req: &BusyboxRequest) -> Result<Built> {
     let fragments: Vec<Fragment> = req.fragments.iter().map(|p| Fragment::load(p)).collect::<Result<_>>()?;
     let merged = kconfig::merge(&fragments)?;
+    // musl-gcc is a script around the system compiler, which prints the version.
+    let musl_gcc = crate::cached_tool_version("musl-gcc", &["x86_64-linux-gnu-gcc"], &tool_memo(req.build_root))?;
+    let headers = req.kernel_headers.include_dir();
     let mut key = Key::new("busybox-v2");
-    key.add(req.src_sha256)
+    key.add(req.src.sha256())
         .add(req.base)
         .add(&merged)
-        .add(crate::tool_version("musl-gcc")?)
-        .add(req.kernel_headers.display().to_string())
+        .add(musl_gcc)
+        .add(headers.display().to_string())
         .add(req.epoch.to_string());
     let build = BuildDir::new(req.build_root, "busybox", &key);
     let dir = build.dir.clone();
     // Named `busybox`: it picks the applet from argv[0].
     let binary = dir.join("kiln-out/busybox");
-    if build.is_done(&[&binary]) {
-        return Ok(Built { path: binary, build_dir: dir, cached: true });
-    }
-    build.reset()?;
+    let mut lock = match build.claim(&[&binary])? {
+        Claim::Done(lock) => return Ok(Built { path: binary, build_dir: dir, cached: true, lock }),
+        Claim::Build(lock) => lock,
+    };
+    let tree = req.src.unpack()?;
+    let _headers = req.kernel_headers.install()?;
+    let src = tree.dir.as_path();
 
     let env = reproducible_env(req.epoch);
-    run_logged(&format!("busybox {}", req.base), make(req.src, &dir, &[req.base], &env), req.log_dir)?;
+    run_logged(&format!("busybox {}", req.base), make(src, &dir, &[req.base], &env), req.log_dir)?;
     let dotconfig = dir.join(".config");
     let text = std::fs::read_to_string(&dotconfig).with_context(|| format!("reading {}", dotconfig.display()))?;
-    let cflags = format!("\"-isystem {}\"", req.kernel_headers.display());
+    let cflags = format!("\"-isystem {}\"", headers.display());
     let extra = [("CONFIG_EXTRA_CFLAGS".to_string(), Value::Set(cflags))];
     std::fs::write(&dotconfig, apply_fragments(&text, &fragments, &extra))
         .with_context(|| format!("writing {}", dotconfig.display()))?;
     // BusyBox's kconfig has no olddefconfig: answer every new question with its default.
-    let oldconfig = make(req.src, &dir, &["oldconfig"], &env).stdin_bytes("\n".repeat(4000));
+    let oldconfig = make(src, &dir, &["oldconfig"], &env).stdin_bytes("\n".repeat(4000));
     run_logged("busybox oldconfig", oldconfig, req.log_dir)?;
     check_config(&fragments, &dotconfig)?;
 
     let jobs = format!("-j{}", req.jobs);
-    run_logged("busybox build", make(req.src, &dir, &[&jobs, "CC=musl-gcc", "busybox"], &env), req.log_dir)?;
+    run_logged("busybox build", make(src, &dir, &[&jobs, "CC=musl-gcc", "busybox"], &env), req.log_dir)?;
     copy_atomic(&dir.join("busybox"), &binary)?;
-    build.mark_done(&key)?;
-    Ok(Built { path: binary, build_dir: dir, cached: false })
+    build.mark_done(&key, &mut lock)?;
+    Ok(Built { path: binary, build_dir: dir, cached: false, lock })
 }
 
 /// The install paths of every applet (`bin/sh`, `usr/bin/wc`, ...), from the binary itself.

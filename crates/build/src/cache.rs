@@ -1,8 +1,10 @@
-//! Content keys for cached build steps, and atomic output files.
+//! Content keys for cached build steps, and build directories that two runs sharing one
+//! cache can use at once.
 
 use anyhow::{Context, Result};
+use kiln_util::{lock_path, Lock, Mode};
 use sha2::{Digest, Sha256};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Builds a cache key from everything a step's output depends on. Each part is
 /// length-prefixed, so `("ab","c")` and `("a","bc")` differ.
@@ -46,14 +48,25 @@ pub const KEEP_BUILDS: usize = 3;
 
 const DONE: &str = "kiln-done";
 
-/// The build directory of one cache key. It is reused only when its `kiln-done` marker
-/// exists: a tree left by an interrupted or failed build is deleted and started over.
-/// The marker's mtime records the last use, for [`prune`].
+/// The build directory of one cache key, `ROOT/NAME-KEY16`, guarded by the lock file
+/// `ROOT/NAME-KEY16.lock`: a run using a finished build holds it shared, a run building
+/// holds it exclusively. A build is reused only when its `kiln-done` marker exists; the
+/// marker's mtime records the last use, for [`prune`].
 pub struct BuildDir {
-    pub dir: std::path::PathBuf,
-    done: std::path::PathBuf,
-    root: std::path::PathBuf,
+    pub dir: PathBuf,
+    done: PathBuf,
+    root: PathBuf,
     name: String,
+}
+
+/// What [`BuildDir::claim`] found. Either way the lock stays held as long as the value
+/// (or the lock taken out of it) lives, so nobody deletes or rebuilds the tree meanwhile.
+#[derive(Debug)]
+pub enum Claim {
+    /// A finished build, locked shared.
+    Done(Lock),
+    /// An empty directory to build in, locked exclusively: finish with [`BuildDir::mark_done`].
+    Build(Lock),
 }
 
 impl BuildDir {
@@ -63,27 +76,51 @@ impl BuildDir {
         BuildDir { done: dir.join(DONE), dir, root: root.to_owned(), name: name.to_owned() }
     }
 
-    /// Whether a finished build is there, with all of `outputs`. A hit counts as a use.
-    pub fn is_done(&self, outputs: &[&Path]) -> bool {
-        let done = self.done.exists() && outputs.iter().all(|p| p.exists());
-        if done {
-            let _ = touch(&self.done);
-        }
-        done
+    pub fn lock_path(&self) -> PathBuf {
+        lock_path(&self.dir)
     }
 
-    /// Deletes whatever is there and creates the directory empty.
-    pub fn reset(&self) -> Result<()> {
+    fn finished(&self, outputs: &[&Path]) -> bool {
+        self.done.exists() && outputs.iter().all(|p| p.exists())
+    }
+
+    /// Locks the build directory: shared when a finished build with all of `outputs` is
+    /// there (a hit, which counts as a use), else exclusively, after waiting for any run
+    /// that builds or uses it, with the directory emptied. Two runs that miss at once
+    /// thus build once: the second waits, then finds the first one's build.
+    pub fn claim(&self, outputs: &[&Path]) -> Result<Claim> {
+        let lock_file = self.lock_path();
+        let shared = Lock::acquire(&lock_file, Mode::Shared)?;
+        if self.finished(outputs) {
+            let _ = touch(&self.done);
+            // Best effort: the trees of failed builds of this step go on the next run,
+            // even one that builds nothing; a hit never fails over cleanup.
+            let _ = prune(&self.root, &self.name, KEEP_BUILDS);
+            return Ok(Claim::Done(shared));
+        }
+        drop(shared);
+        let mut lock = Lock::acquire(&lock_file, Mode::Exclusive)?;
+        if self.finished(outputs) {
+            let _ = touch(&self.done);
+            lock.downgrade()?;
+            return Ok(Claim::Done(lock));
+        }
+        // Nobody else is in this tree: whatever is there was left by a failed or
+        // interrupted build.
         if self.dir.exists() {
             std::fs::remove_dir_all(&self.dir).with_context(|| format!("removing {}", self.dir.display()))?;
         }
-        std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))
+        std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
+        prune(&self.root, &self.name, KEEP_BUILDS)?;
+        Ok(Claim::Build(lock))
     }
 
-    /// Marks the build finished (the last thing a build does), then deletes this step's
-    /// finished builds beyond the [`KEEP_BUILDS`] most recently used.
-    pub fn mark_done(&self, key: &Key) -> Result<()> {
+    /// Marks the build finished (the last thing a build does) and lets other runs share
+    /// it, then deletes this step's builds that no run uses beyond the [`KEEP_BUILDS`]
+    /// most recently used finished ones.
+    pub fn mark_done(&self, key: &Key, lock: &mut Lock) -> Result<()> {
         std::fs::write(&self.done, key.finish()).with_context(|| format!("writing {}", self.done.display()))?;
+        lock.downgrade()?;
         prune(&self.root, &self.name, KEEP_BUILDS)?;
         Ok(())
     }
@@ -93,89 +130,45 @@ fn touch(path: &Path) -> std::io::Result<()> {
     std::fs::File::options().write(true).open(path)?.set_modified(std::time::SystemTime::now())
 }
 
-/// Deletes the finished `ROOT/NAME-KEY16` build directories of step `name` beyond the
-/// `keep` most recently used; returns what it deleted. Unfinished directories are left
-/// alone: another run may be building there.
-pub fn prune(root: &Path, name: &str, keep: usize) -> Result<Vec<std::path::PathBuf>> {
+/// Deletes, of step `name`'s `ROOT/NAME-KEY16` build directories, the finished ones
+/// beyond the `keep` most recently used and the unfinished ones (left by a failed or
+/// interrupted build); returns what it deleted. A directory whose lock another run holds
+/// is left alone: that run builds or uses it.
+pub fn prune(root: &Path, name: &str, keep: usize) -> Result<Vec<PathBuf>> {
     let mut finished = Vec::new();
+    let mut unfinished = Vec::new();
     for entry in std::fs::read_dir(root).with_context(|| format!("reading {}", root.display()))? {
-        let path = entry?.path();
+        let entry = entry?;
+        let path = entry.path();
         let ours = path
             .file_name()
             .and_then(|n| n.to_str())
             .and_then(|n| n.strip_prefix(name)?.strip_prefix('-'))
             .is_some_and(|key| key.len() == 16 && key.bytes().all(|b| b.is_ascii_hexdigit()));
-        if let (true, Ok(meta)) = (ours, std::fs::metadata(path.join(DONE))) {
-            finished.push((meta.modified()?, path));
+        if !ours || !entry.file_type()?.is_dir() {
+            continue;
+        }
+        match std::fs::metadata(path.join(DONE)) {
+            Ok(meta) => finished.push((meta.modified()?, path)),
+            Err(_) => unfinished.push(path),
         }
     }
     finished.sort_by(|a, b| b.cmp(a));
-    let old: Vec<_> = finished.into_iter().skip(keep).map(|(_, p)| p).collect();
-    for dir in &old {
-        std::fs::remove_dir_all(dir).with_context(|| format!("removing old build {}", dir.display()))?;
+    let candidates = finished.into_iter().skip(keep).map(|(_, p)| (p, true)).chain(unfinished.into_iter().map(|p| (p, false)));
+    let mut removed = Vec::new();
+    for (dir, was_done) in candidates {
+        let Some(lock) = Lock::try_acquire(&lock_path(&dir), Mode::Exclusive)? else { continue };
+        // Re-check under the lock: a build may have finished since the listing.
+        if !dir.is_dir() || dir.join(DONE).exists() != was_done {
+            continue;
+        }
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing old build {}", dir.display()))?;
+        lock.remove()?;
+        removed.push(dir);
     }
-    Ok(old)
+    removed.sort();
+    Ok(removed)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn key_depends_on_every_part_and_its_boundaries() {
-        let k = |parts: &[&str]| {
-            let mut k = Key::new("step");
-            for p in parts {
-                k.add(p);
-            }
-            k.finish()
-        };
-        assert_eq!(k(&["a", "b"]), k(&["a", "b"]));
-        assert_ne!(k(&["ab", "c"]), k(&["a", "bc"]));
-        assert_ne!(k(&["a"]), k(&["b"]));
-        assert_ne!(Key::new("kernel").short(), Key::new("busybox").short());
-        assert_eq!(Key::new("x").short().len(), 16);
-    }
-
-    #[test]
-    fn build_dir_is_reused_only_when_done() {
-        let root = tempfile::tempdir().unwrap();
-        let key = Key::new("k");
-        let b = BuildDir::new(root.path(), "linux", &key);
-        let out = b.dir.join("bzImage");
-        b.reset().unwrap();
-        std::fs::write(&out, b"half").unwrap();
-        assert!(!b.is_done(&[&out]), "no marker: an interrupted build");
-        b.mark_done(&key).unwrap();
-        assert!(b.is_done(&[&out]));
-        b.reset().unwrap();
-        assert!(!out.exists() && !b.is_done(&[]));
-    }
-
-    #[test]
-    fn prune_keeps_the_most_recently_used_finished_builds_of_one_step() {
-        let root = tempfile::tempdir().unwrap();
-        let t0 = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
-        let mut dirs = Vec::new();
-        for i in 0..4u64 {
-            let b = BuildDir::new(root.path(), "linux", &Key::new(&i.to_string()));
-            b.reset().unwrap();
-            std::fs::write(&b.done, "k").unwrap();
-            std::fs::File::options().write(true).open(&b.done).unwrap().set_modified(t0 + std::time::Duration::from_secs(i)).unwrap();
-            dirs.push(b);
-        }
-        // Used again now: the oldest build becomes the newest.
-        assert!(dirs[0].is_done(&[]));
-        let unfinished = BuildDir::new(root.path(), "linux", &Key::new("busy"));
-        unfinished.reset().unwrap();
-        let other_step = BuildDir::new(root.path(), "linux-headers", &Key::new("h"));
-        other_step.reset().unwrap();
-        std::fs::write(&other_step.done, "k").unwrap();
-
-        let removed = prune(root.path(), "linux", 2).unwrap();
-        assert_eq!(removed, [dirs[2].dir.clone(), dirs[1].dir.clone()]);
-        for kept in [&dirs[0].dir, &dirs[3].dir, &unfinished.dir, &other_step.dir] {
-            assert!(kept.exists(), "{}", kept.display());
-        }
-    }
-}
+mod tests;

@@ -1,7 +1,8 @@
 //! Kconfig fragments: parse, merge, and check against the final `.config`.
 //!
-//! A fragment holds `CONFIG_X=value` and `# CONFIG_X is not set` lines; other `#` lines are
-//! comments. After the build system resolves dependencies (`olddefconfig`), every option
+//! A fragment holds `CONFIG_X=value` and `# CONFIG_X is not set` lines (`CONFIG_X=n` is
+//! the same as the latter); other `#` lines are comments, each on a line of its own: a
+//! value is one word or one quoted string, and anything after it is an error. After the build system resolves dependencies (`olddefconfig`), every option
 //! a fragment asked for must have exactly that value, or the build stops and names the
 //! fragment, the option and what it ended up as.
 
@@ -91,20 +92,20 @@ impl Fragment {
             let setting = if l.is_empty() {
                 continue;
             } else if let Some(rest) = l.strip_prefix("# CONFIG_") {
-                match rest.strip_suffix(" is not set") {
-                    Some(name) => Setting { name: format!("CONFIG_{name}"), value: Value::Unset, line },
-                    None => continue, // a comment that happens to start with CONFIG_
+                match rest.split_once(" is not set") {
+                    Some((name, "")) if is_name(name) => Setting { name: format!("CONFIG_{name}"), value: Value::Unset, line },
+                    Some((name, _)) if is_name(name) => {
+                        return Err(err(format!("text after `# CONFIG_{name} is not set`: put a comment on a line of its own")));
+                    }
+                    _ => continue, // a comment that happens to start with CONFIG_
                 }
             } else if l.starts_with('#') {
                 continue;
             } else if let Some((name, value)) = l.split_once('=') {
-                if !name.starts_with("CONFIG_") || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                if !name.starts_with("CONFIG_") || !is_name(name) {
                     return Err(err(format!("expected CONFIG_NAME=value, got `{l}`")));
                 }
-                if value.is_empty() {
-                    return Err(err(format!("{name} has no value (write `# {name} is not set` to unset it)")));
-                }
-                Setting { name: name.to_string(), value: Value::Set(value.to_string()), line }
+                Setting { name: name.to_string(), value: parse_value(name, value).map_err(err)?, line }
             } else {
                 return Err(err(format!("expected CONFIG_NAME=value or `# CONFIG_NAME is not set`, got `{l}`")));
             };
@@ -115,6 +116,57 @@ impl Fragment {
         }
         Ok(Fragment { path: path.to_owned(), settings })
     }
+}
+
+fn is_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// The value after `CONFIG_X=`: `n` means "is not set", as in Kconfig itself; a quoted
+/// string runs to its closing quote (`\"` and `\\` escaped); anything else is one word.
+/// Text after the value (an inline `# comment`) is an error now, not a surprise after
+/// the configuration ran.
+fn parse_value(name: &str, value: &str) -> Result<Value, String> {
+    if value.is_empty() {
+        return Err(format!("{name} has no value (write `# {name} is not set` to unset it)"));
+    }
+    if value == "n" {
+        return Ok(Value::Unset);
+    }
+    let rest = if let Some(body) = value.strip_prefix('"') {
+        let mut chars = body.char_indices();
+        let mut end = None;
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => {
+                    chars.next();
+                }
+                '"' => {
+                    end = Some(i + 1);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let end = end.ok_or_else(|| format!("{name}: the string has no closing quote"))?;
+        &body[end..]
+    } else {
+        let word = value.find(|c: char| c.is_whitespace() || c == '#').unwrap_or(value.len());
+        &value[word..]
+    };
+    let rest = rest.trim_start();
+    if rest.starts_with('#') {
+        return Err(format!("{name}: a comment after the value is not allowed (Kconfig would read it as part of the value): put `{rest}` on the line above"));
+    }
+    if !rest.is_empty() {
+        return Err(format!("{name}: unexpected `{rest}` after the value (quote a value that has spaces)"));
+    }
+    Ok(Value::Set(value.to_string()))
+}
+
+/// A fragment's text: a `# comment` line before each setting (as the house rule wants).
+pub fn render(settings: &[(String, Value)]) -> String {
+    settings.iter().map(|(name, value)| format!("# {name}\n{}\n", config_line(name, value))).collect()
 }
 
 /// Concatenates fragments into one config; an option requested with two different
@@ -142,10 +194,8 @@ pub fn merge(fragments: &[Fragment]) -> Result<String, Error> {
                 }
             }
             seen.insert(&s.name, (frag, s));
-            match &s.value {
-                Value::Unset => out.push_str(&format!("# {} is not set\n", s.name)),
-                Value::Set(v) => out.push_str(&format!("{}={v}\n", s.name)),
-            }
+            out.push_str(&config_line(&s.name, &s.value));
+            out.push('\n');
         }
     }
     Ok(out)
@@ -190,7 +240,7 @@ impl fmt::Display for Mismatch {
 }
 
 /// The setting as a `.config` line: `CONFIG_X=y` or `# CONFIG_X is not set`.
-fn config_line(option: &str, value: &Value) -> String {
+pub fn config_line(option: &str, value: &Value) -> String {
     match value {
         Value::Unset => format!("# {option} is not set"),
         Value::Set(v) => format!("{option}={v}"),
@@ -225,88 +275,4 @@ pub fn check(fragments: &[Fragment], final_config: &str) -> Vec<Mismatch> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn frag(name: &str, text: &str) -> Fragment {
-        Fragment::parse(Path::new(name), text).unwrap()
-    }
-
-    #[test]
-    fn parses_set_unset_and_comments() {
-        let f = frag("a.config", "# why: serial\nCONFIG_SERIAL_8250=y\n\n# CONFIG_TC is not set\nCONFIG_CMDLINE=\"x y\"\n");
-        assert_eq!(f.settings.len(), 3);
-        assert_eq!(f.settings[0], Setting { name: "CONFIG_SERIAL_8250".into(), value: Value::Set("y".into()), line: 2 });
-        assert_eq!(f.settings[1].value, Value::Unset);
-        assert_eq!(f.settings[2].value, Value::Set("\"x y\"".into()));
-    }
-
-    #[test]
-    fn syntax_errors_name_file_and_line() {
-        let e = Fragment::parse(Path::new("kernel/x.config"), "CONFIG_A=y\nSERIAL=y\n").unwrap_err();
-        assert!(e.to_string().starts_with("kernel/x.config:2:"), "{e}");
-        let e = Fragment::parse(Path::new("k.config"), "CONFIG_A=y\nCONFIG_A=n\n").unwrap_err();
-        assert!(e.to_string().contains("already set on line 1"), "{e}");
-        let e = Fragment::parse(Path::new("k.config"), "CONFIG_A=\n").unwrap_err();
-        assert!(e.to_string().contains("no value"), "{e}");
-    }
-
-    #[test]
-    fn merge_detects_conflicts_across_fragments() {
-        let a = frag("a.config", "CONFIG_X=y\n");
-        let b = frag("b.config", "\n# CONFIG_X is not set\n");
-        let e = merge(&[a.clone(), b]).unwrap_err().to_string();
-        assert!(e.contains("a.config:1") && e.contains("b.config:2") && e.contains("CONFIG_X"), "{e}");
-        let moved = Fragment::parse(Path::new("/elsewhere/a.config"), "CONFIG_X=y\n").unwrap();
-        assert_eq!(merge(std::slice::from_ref(&a)).unwrap(), merge(&[moved]).unwrap(), "independent of the checkout's path");
-        let same = frag("c.config", "CONFIG_X=y\n");
-        assert!(merge(&[a, same]).unwrap().contains("CONFIG_X=y\n"));
-    }
-
-    #[test]
-    fn merge_names_both_places_of_a_conflict() {
-        let a = frag("kernel/a.config", "CONFIG_X=y\n");
-        let b = frag("kernel/b.config", "# comment\n# CONFIG_X is not set\n");
-        let e = merge(&[a, b]).unwrap_err().to_string();
-        assert_eq!(e, "kernel/a.config:1 requests `CONFIG_X=y` but kernel/b.config:2 requests `# CONFIG_X is not set`; keep one");
-    }
-
-    #[test]
-    fn check_reports_dropped_and_changed_options() {
-        let f = frag("k.config", "CONFIG_A=y\nCONFIG_B=y\n# CONFIG_C is not set\n# CONFIG_D is not set\nCONFIG_E=\"s\"\n");
-        let final_cfg = "CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=y\nCONFIG_E=\"s\"\n";
-        let m = check(&[f], final_cfg);
-        assert_eq!(m.len(), 2);
-        assert_eq!((m[0].option.as_str(), m[0].got.clone()), ("CONFIG_B", Some(Value::Unset)));
-        assert_eq!((m[1].option.as_str(), m[1].line), ("CONFIG_C", 3));
-        assert_eq!(m[0].to_string(), "k.config:2: requested `CONFIG_B=y` but it ended up as `# CONFIG_B is not set`");
-        assert_eq!(m[1].to_string(), "k.config:3: requested `# CONFIG_C is not set` but it ended up as `CONFIG_C=y`");
-
-        let missing = check(&[frag("k.config", "CONFIG_ZZZ=y\n")], "");
-        assert!(missing[0].to_string().contains("not in the final .config"));
-    }
-
-    #[test]
-    fn every_fragment_in_the_repo_parses() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let mut all = Vec::new();
-        for dir in ["kernel", "busybox"] {
-            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
-                let p = entry.unwrap().path();
-                if p.extension().is_some_and(|e| e == "config") {
-                    let text = std::fs::read_to_string(&p).unwrap();
-                    let f = Fragment::parse(&p, &text).unwrap();
-                    // House rule: every option line is directly preceded by a comment saying why.
-                    let lines: Vec<&str> = text.lines().collect();
-                    for s in &f.settings {
-                        let prev = lines[..s.line - 1].iter().rev().find(|l| !l.trim().is_empty());
-                        let commented = prev.is_some_and(|l| l.starts_with('#') && !l.contains(" is not set"));
-                        assert!(commented, "{}:{}: {} needs a comment", p.display(), s.line, s.name);
-                    }
-                    all.push(f);
-                }
-            }
-        }
-        assert!(!all.is_empty());
-    }
-}
+mod tests;

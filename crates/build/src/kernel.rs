@@ -1,17 +1,16 @@
 //! The Linux build: `allnoconfig` + fragments, strictly checked, cached by its inputs.
 
-use crate::cache::{BuildDir, Key};
-use kiln_util::copy_atomic;
+use crate::cache::{BuildDir, Claim, Key};
 use crate::kconfig::{self, Fragment};
-use kiln_util::run_logged;
 use anyhow::{bail, Context, Result};
+use kiln_sources::Pinned;
+use kiln_util::{copy_atomic, run_logged, Lock};
 use std::path::{Path, PathBuf};
 
-/// What a kernel build needs. `src` is the extracted, verified source tree.
+/// What a kernel build needs. `src` is the pinned Linux source: its pin is part of the
+/// key, and its tree is fetched and extracted only when the build is not cached.
 pub struct KernelRequest<'a> {
-    pub src: &'a Path,
-    /// sha256 of the source tarball: the identity of `src`.
-    pub src_sha256: &'a str,
+    pub src: &'a Pinned<'a>,
     pub fragments: &'a [PathBuf],
     /// Where build trees live (`~/.cache/kiln/build`).
     pub build_root: &'a Path,
@@ -20,10 +19,19 @@ pub struct KernelRequest<'a> {
     pub epoch: u64,
 }
 
+/// A finished build. Its directory stays locked (shared) while this value lives, so no
+/// other run prunes or rebuilds it meanwhile.
+#[derive(Debug)]
 pub struct Built {
     pub path: PathBuf,
     pub build_dir: PathBuf,
     pub cached: bool,
+    pub lock: Lock,
+}
+
+/// Where tool versions are remembered (see [`crate::cached_tool_version`]).
+pub(crate) fn tool_memo(build_root: &Path) -> PathBuf {
+    build_root.join("tool-versions")
 }
 
 /// Environment that makes a build independent of who built it, where and when.
@@ -54,29 +62,32 @@ pub fn make(src: &Path, out: &Path, args: &[&str], env: &[(&'static str, String)
 pub fn build_kernel(req: &KernelRequest) -> Result<Built> {
     let fragments: Vec<Fragment> = req.fragments.iter().map(|p| Fragment::load(p)).collect::<Result<_>>()?;
     let merged = kconfig::merge(&fragments)?;
+    let gcc = crate::cached_tool_version("gcc", &[], &tool_memo(req.build_root))?;
     let mut key = Key::new("kernel-v1");
-    key.add(req.src_sha256).add(&merged).add(crate::tool_version("gcc")?).add(req.epoch.to_string());
+    key.add(req.src.sha256()).add(&merged).add(gcc).add(req.epoch.to_string());
     let build = BuildDir::new(req.build_root, "linux", &key);
     let dir = build.dir.clone();
     let image = dir.join("bzImage");
-    if build.is_done(&[&image]) {
-        return Ok(Built { path: image, build_dir: dir, cached: true });
-    }
-    build.reset()?;
+    let mut lock = match build.claim(&[&image])? {
+        Claim::Done(lock) => return Ok(Built { path: image, build_dir: dir, cached: true, lock }),
+        Claim::Build(lock) => lock,
+    };
+    let tree = req.src.unpack()?;
+    let src = tree.dir.as_path();
     let allconfig = dir.join("kiln-allconfig");
     std::fs::write(&allconfig, &merged).with_context(|| format!("writing {}", allconfig.display()))?;
 
     let env = reproducible_env(req.epoch);
     let kca = format!("KCONFIG_ALLCONFIG={}", allconfig.display());
-    run_logged("kernel allnoconfig", make(req.src, &dir, &[&kca, "allnoconfig"], &env), req.log_dir)?;
-    run_logged("kernel olddefconfig", make(req.src, &dir, &["olddefconfig"], &env), req.log_dir)?;
+    run_logged("kernel allnoconfig", make(src, &dir, &[&kca, "allnoconfig"], &env), req.log_dir)?;
+    run_logged("kernel olddefconfig", make(src, &dir, &["olddefconfig"], &env), req.log_dir)?;
     check_config(&fragments, &dir.join(".config"))?;
 
     let jobs = format!("-j{}", req.jobs);
-    run_logged("kernel build", make(req.src, &dir, &[&jobs, "bzImage"], &env), req.log_dir)?;
+    run_logged("kernel build", make(src, &dir, &[&jobs, "bzImage"], &env), req.log_dir)?;
     copy_atomic(&dir.join("arch/x86/boot/bzImage"), &image)?;
-    build.mark_done(&key)?;
-    Ok(Built { path: image, build_dir: dir, cached: false })
+    build.mark_done(&key, &mut lock)?;
+    Ok(Built { path: image, build_dir: dir, cached: false, lock })
 }
 
 /// Fails naming every fragment option that did not survive into `dotconfig`.
@@ -95,23 +106,42 @@ pub fn check_config(fragments: &[Fragment], dotconfig: &Path) -> Result<()> {
     )
 }
 
-/// Installs the kernel's userspace headers (for building BusyBox against them). They
-/// depend only on the source, so they are cached by its hash.
-pub fn install_headers(src: &Path, src_sha256: &str, build_root: &Path, log_dir: &Path) -> Result<PathBuf> {
-    let mut key = Key::new("linux-headers-v1");
-    key.add(src_sha256);
-    let build = BuildDir::new(build_root, "linux-headers", &key);
-    let dir = build.dir.clone();
-    let include = dir.join("usr/include");
-    if build.is_done(&[&include]) {
-        return Ok(include);
+/// The kernel's userspace headers (for building BusyBox against them), installed only
+/// when a build needs them. They depend only on the source, so they are cached by its pin.
+pub struct Headers<'a> {
+    src: &'a Pinned<'a>,
+    build: BuildDir,
+    key: Key,
+    log_dir: PathBuf,
+}
+
+impl<'a> Headers<'a> {
+    pub fn new(src: &'a Pinned<'a>, build_root: &Path, log_dir: &Path) -> Headers<'a> {
+        let mut key = Key::new("linux-headers-v1");
+        key.add(src.sha256());
+        let build = BuildDir::new(build_root, "linux-headers", &key);
+        Headers { src, build, key, log_dir: log_dir.to_owned() }
     }
-    build.reset()?;
-    let obj = dir.join("obj");
-    std::fs::create_dir_all(&obj).with_context(|| format!("creating {}", obj.display()))?;
-    let dest = format!("INSTALL_HDR_PATH={}", dir.join("usr").display());
-    run_logged("kernel headers", make(src, &obj, &[&dest, "headers_install"], &[]), log_dir)?;
-    std::fs::remove_dir_all(&obj).ok();
-    build.mark_done(&key)?;
-    Ok(include)
+
+    /// Where the headers are (`.../usr/include`), installed or not.
+    pub fn include_dir(&self) -> PathBuf {
+        self.build.dir.join("usr/include")
+    }
+
+    /// Installs the headers unless they are there; they stay in place while the lock lives.
+    pub fn install(&self) -> Result<Lock> {
+        let include = self.include_dir();
+        let mut lock = match self.build.claim(&[&include])? {
+            Claim::Done(lock) => return Ok(lock),
+            Claim::Build(lock) => lock,
+        };
+        let tree = self.src.unpack()?;
+        let obj = self.build.dir.join("obj");
+        std::fs::create_dir_all(&obj).with_context(|| format!("creating {}", obj.display()))?;
+        let dest = format!("INSTALL_HDR_PATH={}", self.build.dir.join("usr").display());
+        run_logged("kernel headers", make(&tree.dir, &obj, &[&dest, "headers_install"], &[]), &self.log_dir)?;
+        std::fs::remove_dir_all(&obj).ok();
+        self.build.mark_done(&self.key, &mut lock)?;
+        Ok(lock)
+    }
 }

@@ -40,6 +40,22 @@ pub fn tools(layout: Layout) -> &'static [&'static str] {
     }
 }
 
+/// Name, size and mtime of every file of GRUB's platform directories (modules, boot
+/// images): what the ISO is made of besides the tools, so a GRUB upgrade rebuilds it.
+pub fn grub_fingerprint() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = String::new();
+    for platform in ["i386-pc", "x86_64-efi"] {
+        let dir = Path::new(grubmod::GRUB_LIB).join(platform);
+        for e in walkdir::WalkDir::new(&dir).sort_by_file_name().into_iter().flatten() {
+            if let Ok(m) = e.metadata() {
+                out += &format!("{} {} {}\n", e.path().display(), m.size(), m.mtime());
+            }
+        }
+    }
+    out
+}
+
 pub struct IsoInputs<'a> {
     pub kernel: &'a Path,
     pub initrd: &'a Path,

@@ -1,31 +1,45 @@
-use crate::hash::verify_sha256;
-use crate::spec::{Provider, Source};
-use crate::{io_err, Error, Result};
+use crate::hash::sha256_file;
+use crate::spec::{Provider, Source, Sources};
+use crate::{io_err, Error, Mismatch, Result};
+use kiln_util::{lock_path, Lock, Mode};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::time::Duration;
 
-/// Runs the external programs a provider needs (curl, apt-get, dpkg-deb). A trait so
-/// tests can stand in for the network.
-pub trait Runner {
-    fn run(&self, program: &str, args: &[&str], cwd: &Path) -> Result<(), String>;
+/// How long a download may deliver less than a byte per second before the provider is
+/// given up and the next one tried.
+pub const DEFAULT_STALL: Duration = Duration::from_secs(30);
+
+/// What a program run by a provider did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOutput {
+    pub success: bool,
+    /// How it ended (`exit status: 28`), for messages.
+    pub status: String,
+    pub stdout: String,
 }
 
-/// Runs programs for real, their progress output going to the terminal.
+/// Runs the external programs a provider needs (curl, apt-get, dpkg-deb). A trait so
+/// tests can stand in for the network. `Err` when the program cannot be started.
+pub trait Runner {
+    fn run(&self, program: &str, args: &[&str], cwd: &Path) -> Result<RunOutput, String>;
+}
+
+/// Runs programs for real: stdout is captured, stderr (progress, errors) goes to the terminal.
 pub struct SystemRunner;
 
 impl Runner for SystemRunner {
-    fn run(&self, program: &str, args: &[&str], cwd: &Path) -> Result<(), String> {
-        let status = Command::new(program)
-            .args(args)
-            .current_dir(cwd)
-            .stdout(std::process::Stdio::null())
-            .status()
+    fn run(&self, program: &str, args: &[&str], cwd: &Path) -> Result<RunOutput, String> {
+        let out = duct::cmd(program, args)
+            .dir(cwd)
+            .stdout_capture()
+            .unchecked()
+            .run()
             .map_err(|e| format!("cannot run {program}: {e} (run `cargo xtask deps`)"))?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(format!("`{program} {}` failed ({status})", args.join(" ")))
-        }
+        Ok(RunOutput {
+            success: out.status.success(),
+            status: out.status.to_string(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        })
     }
 }
 
@@ -37,86 +51,185 @@ pub struct Fetched {
     pub sha256: String,
     /// `cached` or `downloaded`.
     pub how: &'static str,
+    /// Why each provider tried before the one that delivered failed.
+    pub failed: Vec<String>,
 }
 
-/// Fetches sources into `dir` (a cache that survives `git clean`).
+/// Fetches sources into `dir` (a cache that survives `git clean`): `DIR/NAME-VERSION/FILE`,
+/// guarded by the lock `DIR/NAME-VERSION.lock` so two runs never download or check the
+/// same file at once.
 pub struct Fetcher {
     dir: PathBuf,
     runner: Box<dyn Runner>,
+    stall: Duration,
+    /// `sources.toml`, and every pin in it: for messages, and to keep a cached file that
+    /// matches some pin when another pin does not match it.
+    spec: PathBuf,
+    pins: Vec<(String, String)>,
 }
 
 impl Fetcher {
     pub fn new(dir: impl Into<PathBuf>) -> Fetcher {
-        Fetcher { dir: dir.into(), runner: Box::new(SystemRunner) }
+        Fetcher::with_runner(dir, Box::new(SystemRunner))
     }
 
     pub fn with_runner(dir: impl Into<PathBuf>, runner: Box<dyn Runner>) -> Fetcher {
-        Fetcher { dir: dir.into(), runner }
+        Fetcher { dir: dir.into(), runner, stall: DEFAULT_STALL, spec: "sources.toml".into(), pins: Vec::new() }
     }
 
-    fn cached_path(&self, name: &str, source: &Source, provider: &Provider) -> PathBuf {
-        self.dir.join(format!("{name}-{}", source.version)).join(provider.file_name())
+    /// Names `sources`' file in messages and knows all its pins.
+    pub fn for_sources(mut self, sources: &Sources) -> Fetcher {
+        self.spec = sources.path.clone();
+        self.pins = sources.pins();
+        self
+    }
+
+    /// A download that delivers less than a byte per second for `stall` is given up.
+    pub fn with_stall_timeout(mut self, stall: Duration) -> Fetcher {
+        self.stall = stall;
+        self
+    }
+
+    fn entry(&self, name: &str, source: &Source) -> PathBuf {
+        self.dir.join(format!("{name}-{}", source.version))
     }
 
     /// Returns the verified tarball for `name`, from the cache when any provider's file is
-    /// there, else from the first provider that delivers.
+    /// there, else from the first provider that delivers a file matching the pin.
     pub fn fetch(&self, name: &str, source: &Source) -> Result<Fetched> {
-        for provider in &source.providers {
-            let path = self.cached_path(name, source, provider);
+        let entry = self.entry(name, source);
+        let lock_file = lock_path(&entry);
+        let _lock = Lock::acquire(&lock_file, Mode::Exclusive).map_err(io_err("locking the download"))?;
+        std::fs::create_dir_all(&entry).map_err(io_err(format!("creating {}", entry.display())))?;
+        // Under the lock nobody else downloads here: a work directory is a dead run's.
+        remove_work_dirs(&entry);
+        let describe = |i: usize, p: &Provider| format!("[{name}] provider {} ({})", i + 1, p.describe());
+
+        for (i, provider) in source.providers.iter().enumerate() {
+            let path = entry.join(provider.file_name());
             if path.exists() {
-                verify_sha256(&path, provider.sha256())?;
-                return Ok(Fetched { path, sha256: provider.sha256().to_lowercase(), how: "cached" });
+                self.check_cached(&path, provider, &describe(i, provider))?;
+                return Ok(Fetched { path, sha256: source.sha256(), how: "cached", failed: Vec::new() });
             }
         }
-        let mut tried = String::new();
-        for provider in &source.providers {
-            let dest = self.cached_path(name, source, provider);
-            let parent = dest.parent().expect("cached path has a parent");
-            std::fs::create_dir_all(parent).map_err(io_err(format!("creating {}", parent.display())))?;
-            let work = parent.join(format!(".tmp-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&work);
+        let mut failed = Vec::new();
+        for (i, provider) in source.providers.iter().enumerate() {
+            let dest = entry.join(provider.file_name());
+            let work = entry.join(format!(".tmp-{}", std::process::id()));
             std::fs::create_dir_all(&work).map_err(io_err(format!("creating {}", work.display())))?;
             eprintln!("fetching {name} {} from {}", source.version, provider.describe());
-            let got = self.obtain(provider, &work);
+            let got = self.obtain(provider, &work).and_then(|file| {
+                let actual = sha256_file(&file).map_err(|e| e.to_string())?;
+                if actual.eq_ignore_ascii_case(provider.sha256()) {
+                    Ok(file)
+                } else {
+                    Err(format!(
+                        "sha256 mismatch: {} pins {} but the download has {actual} (deleted)",
+                        self.spec.display(),
+                        provider.sha256()
+                    ))
+                }
+            });
             let result = match got {
-                Ok(file) => verify_sha256(&file, provider.sha256()).and_then(|()| {
-                    std::fs::rename(&file, &dest).map_err(io_err(format!("renaming {} to {}", file.display(), dest.display())))
-                }),
-                Err(message) => {
-                    tried.push_str(&format!("  {}: {message}\n", provider.describe()));
+                Ok(file) => std::fs::rename(&file, &dest).map_err(io_err(format!("renaming {} to {}", file.display(), dest.display()))),
+                Err(reason) => {
                     let _ = std::fs::remove_dir_all(&work);
+                    let line = format!("{}: {reason}", describe(i, provider));
+                    if i + 1 < source.providers.len() {
+                        eprintln!("  {line}; trying the next provider");
+                    }
+                    failed.push(line);
                     continue;
                 }
             };
             let _ = std::fs::remove_dir_all(&work);
             result?;
-            return Ok(Fetched { path: dest, sha256: provider.sha256().to_lowercase(), how: "downloaded" });
+            let _ = std::fs::write(verified_record(&dest), provider.sha256().to_lowercase());
+            return Ok(Fetched { path: dest, sha256: source.sha256(), how: "downloaded", failed });
         }
+        let tried = failed.iter().map(|l| format!("  {l}\n")).collect();
         Err(Error::NoProvider { name: name.into(), version: source.version.clone(), tried })
     }
 
-    /// Runs one provider inside `work`, returning the path of the file it yielded.
+    /// Checks a cached file against its provider's pin. On a mismatch, a file that matches
+    /// some other pin (the one it was downloaded with, or another in `sources.toml`) is
+    /// kept, since the pin is more likely wrong than the file; any other is moved aside.
+    fn check_cached(&self, path: &Path, provider: &Provider, describe: &str) -> Result<()> {
+        let actual = sha256_file(path)?;
+        let expected = provider.sha256().to_lowercase();
+        let record = verified_record(path);
+        if actual == expected {
+            if std::fs::read_to_string(&record).map(|r| r.trim() != actual).unwrap_or(true) {
+                let _ = std::fs::write(&record, &actual);
+            }
+            return Ok(());
+        }
+        let recorded = std::fs::read_to_string(&record).unwrap_or_default();
+        let matches = if recorded.trim() == actual {
+            Some("the pin it was verified against when it was downloaded".to_string())
+        } else {
+            self.pins.iter().find(|(_, pin)| *pin == actual).map(|(place, _)| format!("the pin of {place}"))
+        };
+        let note = match matches {
+            Some(which) => format!(
+                " (the file was kept, since it matches {which}: if the pin in {} is a typo, fix it; if the source really changed, delete {} and it is fetched again)",
+                self.spec.display(),
+                path.display()
+            ),
+            None => {
+                let mut bad = path.as_os_str().to_owned();
+                bad.push(".bad");
+                let _ = std::fs::remove_file(&record);
+                match std::fs::rename(path, &bad) {
+                    Ok(()) => format!(" (moved aside to {}; it will not be used)", Path::new(&bad).display()),
+                    Err(_) => " (delete it; it will not be used)".to_string(),
+                }
+            }
+        };
+        Err(Error::Mismatch(Box::new(Mismatch {
+            path: path.to_owned(),
+            spec: self.spec.clone(),
+            provider: describe.to_string(),
+            expected,
+            actual,
+            note,
+        })))
+    }
+
+    /// Runs one provider inside `work`, returning the path of the file it yielded, or why not.
     fn obtain(&self, provider: &Provider, work: &Path) -> Result<PathBuf, String> {
         let apt_root = "APT::Sandbox::User=root";
+        let stall = self.stall.as_secs().max(1).to_string();
+        let apt_timeout = format!("Acquire::http::Timeout={stall}");
+        let failed = |program: &str, out: &RunOutput| format!("`{program}` failed ({})", out.status);
         match provider {
             Provider::Url { url, .. } => {
                 let out = work.join(provider.file_name());
                 let out_s = out.to_string_lossy();
                 let progress = if std::io::IsTerminal::is_terminal(&std::io::stderr()) { "--progress-bar" } else { "-sS" };
-                self.runner.run(
-                    "curl",
-                    &["-fL", progress, "--connect-timeout", "15", "-o", &out_s, url],
-                    work,
-                )?;
+                let args = [
+                    "-fL", progress, "--connect-timeout", "15", "--speed-limit", "1", "--speed-time", &stall,
+                    "-w", CURL_REPORT, "-o", &out_s, url,
+                ];
+                let run = self.runner.run("curl", &args, work)?;
+                if !run.success {
+                    return Err(curl_reason(&run, &stall));
+                }
                 Ok(out)
             }
             Provider::DebianPackage { package, version, member, .. } => {
                 let spec = format!("{package}={version}");
-                self.runner.run("apt-get", &["download", "-q", "-o", apt_root, &spec], work)?;
+                let run = self.runner.run("apt-get", &["download", "-q", "-o", apt_root, "-o", &apt_timeout, &spec], work)?;
+                if !run.success {
+                    return Err(failed("apt-get download", &run));
+                }
                 let deb = find_file(work, |n| n.ends_with(".deb"))
                     .ok_or_else(|| format!("apt-get download left no .deb in {}", work.display()))?;
                 let tree = work.join("x");
-                self.runner.run("dpkg-deb", &["-x", &deb.to_string_lossy(), &tree.to_string_lossy()], work)?;
+                let run = self.runner.run("dpkg-deb", &["-x", &deb.to_string_lossy(), &tree.to_string_lossy()], work)?;
+                if !run.success {
+                    return Err(failed("dpkg-deb -x", &run));
+                }
                 let file = tree.join(member.trim_start_matches('/'));
                 if !file.is_file() {
                     return Err(format!("{} has no member {member}", deb.display()));
@@ -125,15 +238,51 @@ impl Fetcher {
             }
             Provider::DebianSource { package, version, file, .. } => {
                 let spec = format!("{package}={version}");
-                self.runner
-                    .run("apt-get", &["source", "--download-only", "-q", "-o", apt_root, &spec], work)
-                    .map_err(|e| format!("{e} (apt needs a deb-src entry: run `cargo xtask deps`)"))?;
+                let args = ["source", "--download-only", "-q", "-o", apt_root, "-o", &apt_timeout, &spec];
+                let run = self.runner.run("apt-get", &args, work)?;
+                if !run.success {
+                    return Err(format!("{} (apt needs a deb-src entry: run `cargo xtask deps`)", failed("apt-get source", &run)));
+                }
                 let path = work.join(file);
                 if !path.is_file() {
                     return Err(format!("apt-get source did not yield {file}"));
                 }
                 Ok(path)
             }
+        }
+    }
+}
+
+/// curl's `-w` report, printed even when it fails: exit code, seconds to connect, bytes
+/// received, error message.
+const CURL_REPORT: &str = "%{exitcode}|%{time_connect}|%{size_download}|%{errormsg}";
+
+/// Why curl failed, from its `-w` report: a stall (connected, then too little data)
+/// is told apart from failing to connect.
+fn curl_reason(run: &RunOutput, stall: &str) -> String {
+    let fields: Vec<&str> = run.stdout.trim().splitn(4, '|').collect();
+    match fields.as_slice() {
+        ["28", connect, bytes, message] if connect.parse::<f64>().is_ok_and(|t| t > 0.0) => {
+            format!("stalled: the server sent {bytes} bytes, then less than 1 byte/s for {stall} s (curl: {message})")
+        }
+        [code, _, _, message] => format!("curl failed (exit code {code}): {message}"),
+        _ => format!("curl failed ({})", run.status),
+    }
+}
+
+/// The pin a cached file was verified against: `DIR/.FILE.sha256`. Only a hint for what
+/// to do with a file that stops matching; a file is never trusted because of it.
+fn verified_record(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.sha256"))
+}
+
+/// Deletes the `.tmp-PID` work directories in `entry` (call only with its lock held).
+fn remove_work_dirs(entry: &Path) {
+    let Ok(dir) = std::fs::read_dir(entry) else { return };
+    for e in dir.flatten() {
+        if e.file_name().to_string_lossy().starts_with(".tmp-") {
+            let _ = std::fs::remove_dir_all(e.path());
         }
     }
 }
@@ -145,91 +294,4 @@ fn find_file(dir: &Path, pred: impl Fn(&str) -> bool) -> Option<PathBuf> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::hash::hex;
-    use sha2::{Digest, Sha256};
-    use std::cell::RefCell;
-    use std::rc::Rc;
-
-    /// Pretends to be curl: serves `body` for URLs containing "good", fails otherwise.
-    struct FakeNet {
-        body: Vec<u8>,
-        calls: Rc<RefCell<Vec<String>>>,
-    }
-
-    impl Runner for FakeNet {
-        fn run(&self, program: &str, args: &[&str], _cwd: &Path) -> Result<(), String> {
-            let url = args.last().unwrap().to_string();
-            self.calls.borrow_mut().push(format!("{program} {url}"));
-            if !url.contains("good") {
-                return Err("could not resolve host".into());
-            }
-            let out = args.iter().position(|a| *a == "-o").map(|i| args[i + 1]).unwrap();
-            std::fs::write(out, &self.body).unwrap();
-            Ok(())
-        }
-    }
-
-    fn source(body: &[u8], urls: &[&str]) -> Source {
-        let sha256 = hex(&Sha256::digest(body));
-        Source {
-            version: "1.0".into(),
-            providers: urls.iter().map(|u| Provider::Url { url: u.to_string(), sha256: sha256.clone() }).collect(),
-        }
-    }
-
-    fn fetcher(dir: &Path, body: &[u8]) -> (Fetcher, Rc<RefCell<Vec<String>>>) {
-        let calls = Rc::new(RefCell::new(Vec::new()));
-        let net = FakeNet { body: body.to_vec(), calls: calls.clone() };
-        (Fetcher::with_runner(dir, Box::new(net)), calls)
-    }
-
-    #[test]
-    fn falls_back_to_next_provider_then_uses_cache_offline() {
-        let dir = tempfile::tempdir().unwrap();
-        let src = source(b"tarball", &["https://down.example/x.tar.xz", "https://good.example/x.tar.xz"]);
-        let (f, calls) = fetcher(dir.path(), b"tarball");
-        let Fetched { path, how, .. } = f.fetch("x", &src).unwrap();
-        assert_eq!(how, "downloaded");
-        assert_eq!(std::fs::read(&path).unwrap(), b"tarball");
-        assert_eq!(calls.borrow().len(), 2);
-        // Second run: no network needed at all.
-        let (offline, calls) = fetcher(dir.path(), b"");
-        let again = offline.fetch("x", &src).unwrap();
-        assert_eq!((again.path, again.how), (path, "cached"));
-        assert!(calls.borrow().is_empty());
-    }
-
-    #[test]
-    fn tampered_download_is_an_error_and_not_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let src = source(b"pinned", &["https://good.example/x.tar.xz"]);
-        let (f, _) = fetcher(dir.path(), b"tampered");
-        let err = f.fetch("x", &src).unwrap_err().to_string();
-        assert!(err.contains("sha256 mismatch") && err.contains("x.tar.xz"), "{err}");
-        assert!(!dir.path().join("x-1.0/x.tar.xz").exists());
-    }
-
-    #[test]
-    fn tampered_cache_is_an_error_then_refetched() {
-        let dir = tempfile::tempdir().unwrap();
-        let src = source(b"pinned", &["https://good.example/x.tar.xz"]);
-        let (f, _) = fetcher(dir.path(), b"pinned");
-        let path = f.fetch("x", &src).unwrap().path;
-        std::fs::write(&path, b"corrupted").unwrap();
-        let err = f.fetch("x", &src).unwrap_err().to_string();
-        assert!(err.contains("sha256 mismatch") && err.contains(&path.display().to_string()), "{err}");
-        let again = f.fetch("x", &src).unwrap();
-        assert_eq!((std::fs::read(&again.path).unwrap(), again.how), (b"pinned".to_vec(), "downloaded"));
-    }
-
-    #[test]
-    fn all_providers_failing_lists_each() {
-        let dir = tempfile::tempdir().unwrap();
-        let src = source(b"x", &["https://a.example/x.tgz", "https://b.example/x.tgz"]);
-        let (f, _) = fetcher(dir.path(), b"x");
-        let err = f.fetch("x", &src).unwrap_err().to_string();
-        assert!(err.contains("a.example") && err.contains("b.example") && err.contains("could not resolve"), "{err}");
-    }
-}
+mod tests;

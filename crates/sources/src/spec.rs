@@ -18,6 +18,14 @@ pub struct Source {
     pub providers: Vec<Provider>,
 }
 
+impl Source {
+    /// The pinned sha256 of the source's tarball (every provider pins the same file), in
+    /// lowercase: the identity of everything built from it, known without reading it.
+    pub fn sha256(&self) -> String {
+        self.providers.first().map(|p| p.sha256().to_lowercase()).unwrap_or_default()
+    }
+}
+
 /// One way to obtain a source tarball; `sha256` pins the exact file it yields.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
@@ -81,8 +89,33 @@ impl Sources {
                     )));
                 }
             }
+            // Providers are places to get one file from: a build must not depend on which
+            // one answered, and its cache key is the pin, known before anything is fetched.
+            let first = &source.providers[0];
+            if let Some((i, p)) = source.providers.iter().enumerate().find(|(_, p)| !p.sha256().eq_ignore_ascii_case(first.sha256())) {
+                return Err(spec_err(format!(
+                    "[{name}] provider 1 ({}) pins sha256 {} but provider {} ({}) pins {}: the providers of a source \
+                     are alternative places for the same file; fix the typo, or make the other file a source of its own",
+                    first.describe(),
+                    first.sha256(),
+                    i + 1,
+                    p.describe(),
+                    p.sha256()
+                )));
+            }
         }
         Ok(Sources { path: path.to_owned(), sources })
+    }
+
+    /// Every pin in the file, with where it is (`[busybox] provider 2 (...)`).
+    pub fn pins(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (name, source) in &self.sources {
+            for (i, p) in source.providers.iter().enumerate() {
+                out.push((format!("[{name}] provider {} ({})", i + 1, p.describe()), p.sha256().to_lowercase()));
+            }
+        }
+        out
     }
 
     pub fn get(&self, name: &str) -> Result<&Source> {
@@ -137,6 +170,16 @@ sha256 = "faeeb244c35a348a334f4a59e44626ee870fb07b6884d68c10ae8bc19f83a694"
         let short = GOOD.replacen("faeeb244", "", 1);
         let err = Sources::parse(Path::new("sources.toml"), &short).unwrap_err().to_string();
         assert!(err.contains("64 hex digits"), "{err}");
+    }
+
+    #[test]
+    fn providers_of_one_source_must_pin_the_same_file() {
+        let s = Sources::parse(Path::new("sources.toml"), GOOD).unwrap();
+        assert_eq!(s.get("busybox").unwrap().sha256(), "faeeb244c35a348a334f4a59e44626ee870fb07b6884d68c10ae8bc19f83a694");
+        assert_eq!(s.pins().len(), 2);
+        let typo = GOOD.replacen("faeeb244c35a", "faeeb244c35b", 1);
+        let err = Sources::parse(Path::new("sources.toml"), &typo).unwrap_err().to_string();
+        assert!(err.contains("sources.toml") && err.contains("faeeb244c35b") && err.contains("provider 2"), "{err}");
     }
 
     #[test]

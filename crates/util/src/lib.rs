@@ -1,12 +1,16 @@
-//! Small pieces shared by Kiln's build crates: files written atomically, long commands
-//! run with their output logged, and dates for reproducible outputs.
+//! Small pieces shared by Kiln's build crates: files written atomically, locks on cache
+//! entries, leftovers of dead runs, long commands run with their output logged, and
+//! dates for reproducible outputs.
 
 pub mod atomic;
 pub mod host;
+pub mod lock;
 pub mod run;
+pub mod stale;
 pub mod stamp;
 
 pub use atomic::{copy_atomic, tmp_name, write_atomic};
+pub use lock::{lock_path, Lock, Mode};
 pub use run::run_logged;
 pub use stamp::Stamped;
 
