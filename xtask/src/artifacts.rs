@@ -78,7 +78,8 @@ pub fn build(ctx: &Ctx, image: &str, iso: bool) -> Result<Artifacts> {
     report("kiln-init", &init, false);
 
     step(5, total, "initramfs");
-    let pxe = ctx.image_dir(image).join("pxeboot");
+    // `load` checked the name (one path component) and that the spec's `name` is it.
+    let pxe = ctx.image_dir(&spec.name).join("pxeboot");
     let initrd = pxe.join("initrd.img");
     let applets = busybox::applets(&bb.path)?;
     let tree = kiln_image::rootfs(&RootfsInputs {
@@ -103,7 +104,7 @@ pub fn build(ctx: &Ctx, image: &str, iso: bool) -> Result<Artifacts> {
 
     let iso_path = if iso {
         step(7, total, "iso");
-        let out = ctx.iso_path(image);
+        let out = ctx.iso_path(&spec.name);
         build_iso(ctx, &spec, &vmlinuz, &initrd, &out)?;
         Some(out)
     } else {
