@@ -257,6 +257,8 @@ impl ImageSpec {
                 return Err(err(format!("init: {name:?} has an empty command")));
             }
         }
+        // Whatever the spec accepts, kiln-init must read back unchanged (a newline in a value would start a new line).
+        spec.init_config().check().map_err(|e| err(format!("init: {e}: kiln-init would not read this back from {} (values cannot hold a newline or NUL)", kiln_init::CONFIG_PATH)))?;
         Ok(spec)
     }
 
