@@ -79,7 +79,8 @@ pub fn build(ctx: &Ctx, image: &str, iso: bool) -> Result<Artifacts> {
     report("kiln-init", &init, false);
 
     step(5, total, "initramfs");
-    let pxe = ctx.image_dir(image).join("pxeboot");
+    // `load` checked the name (one path component) and that the spec's `name` is it.
+    let pxe = ctx.image_dir(&spec.name).join("pxeboot");
     let initrd = pxe.join("initrd.img");
     let init_conf = spec.init_config().render();
     let mut key = Key::new("initramfs-v1");
@@ -108,7 +109,7 @@ pub fn build(ctx: &Ctx, image: &str, iso: bool) -> Result<Artifacts> {
 
     let iso_path = if iso {
         step(7, total, "iso");
-        let out = ctx.iso_path(image);
+        let out = ctx.iso_path(&spec.name);
         build_iso(ctx, &spec, &vmlinuz, &initrd, &out)?;
         Some(out)
     } else {
@@ -125,7 +126,7 @@ pub fn build(ctx: &Ctx, image: &str, iso: bool) -> Result<Artifacts> {
         init_binary: init,
         busybox_binary: bb.path,
     };
-    write_if_changed(&ctx.image_dir(image).join(SUMS), sha256sums(&a.named())?.as_bytes())?;
+    write_if_changed(&ctx.image_dir(&a.spec.name).join(SUMS), sha256sums(&a.named())?.as_bytes())?;
     Ok(a)
 }
 

@@ -24,7 +24,7 @@ struct Cli {
 
 #[derive(clap::Args, Clone)]
 pub struct ImageArg {
-    /// The image to build: images/NAME.toml
+    /// The image to build: images/NAME.toml (NAME: a-z, 0-9, - and _)
     #[arg(long, default_value = ctx::DEFAULT_IMAGE)]
     pub image: String,
 }

@@ -39,7 +39,7 @@ pub fn run(args: &crate::ImageArg) -> Result<()> {
         "boot_machinery": r.overhead(),
         "initramfs_files": files.iter().take(20).map(|(n, b)| serde_json::json!({"path": format!("/{n}"), "bytes": b})).collect::<Vec<_>>(),
     });
-    let path = ctx.image_dir(&args.image).join("size.json");
+    let path = ctx.image_dir(&a.spec.name).join("size.json");
     kiln_util::write_atomic(&path, serde_json::to_string_pretty(&json)?.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
     println!("written to {}", path.display());

@@ -5,7 +5,7 @@ mod rootfs;
 mod spec;
 
 pub use rootfs::{rootfs, RootfsInputs};
-pub use spec::{Budget, BusyboxBase, BusyboxSpec, InitSpec, IsoLayout, IsoSpec, KernelSpec, MenuEntry, ImageSpec};
+pub use spec::{valid_name, Budget, BusyboxBase, BusyboxSpec, InitSpec, IsoLayout, IsoSpec, KernelSpec, MenuEntry, ImageSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -13,6 +13,8 @@ pub enum Error {
     Spec { path: String, message: String },
     #[error("image {name:?} not found: no {path}; available: {available}")]
     NotFound { name: String, path: String, available: String },
+    #[error("invalid image name {name:?}: a name is 1-64 characters of a-z, 0-9, - and _, starting with a letter or digit; available: {available}")]
+    InvalidName { name: String, available: String },
     #[error(transparent)]
     Tree(#[from] kiln_initramfs::Error),
 }

@@ -209,7 +209,13 @@ impl Default for IsoSpec {
 
 impl ImageSpec {
     /// Loads `images/NAME.toml` under `root` and checks that what it names exists.
+    ///
+    /// `name` must be a [`valid_name`] (it also names files under `out/`), and the
+    /// spec's `name` key must be the same.
     pub fn load(root: &Path, name: &str) -> Result<ImageSpec> {
+        if !valid_name(name) {
+            return Err(Error::InvalidName { name: name.into(), available: available(root).join(", ") });
+        }
         let rel = format!("images/{name}.toml");
         let path = root.join(&rel);
         let text = std::fs::read_to_string(&path).map_err(|_| Error::NotFound {
@@ -218,6 +224,7 @@ impl ImageSpec {
             available: available(root).join(", "),
         })?;
         let spec = ImageSpec::parse(&rel, &text)?;
+        check_name_key(&rel, &text, &spec.name, name)?;
         spec.check_files(root, &rel)?;
         Ok(ImageSpec { path, ..spec })
     }
@@ -250,6 +257,8 @@ impl ImageSpec {
                 return Err(err(format!("init: {name:?} has an empty command")));
             }
         }
+        // Whatever the spec accepts, kiln-init must read back unchanged (a newline in a value would start a new line).
+        spec.init_config().check().map_err(|e| err(format!("init: {e}: kiln-init would not read this back from {} (values cannot hold a newline or NUL)", kiln_init::CONFIG_PATH)))?;
         Ok(spec)
     }
 
@@ -305,6 +314,33 @@ impl ImageSpec {
             shell: i.shell.clone(),
         }
     }
+}
+
+/// Whether `name` may name an image (`--image NAME`, `images/NAME.toml`, `out/NAME/`):
+/// 1-64 characters of `a-z`, `0-9`, `-` and `_`, the first a letter or digit. No
+/// `/`, `.` or upper case, so it stays one path component on every file system.
+pub fn valid_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    let ok = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    (1..=64).contains(&b.len()) && ok(&b[0]) && b.iter().all(|c| ok(c) || *c == b'-' || *c == b'_')
+}
+
+/// The spec's `name` key must be the file's name, so `--image`, the file and the
+/// outputs agree; the error names the file, the line and the key.
+fn check_name_key(shown: &str, text: &str, key: &str, file_name: &str) -> Result<()> {
+    if key == file_name {
+        return Ok(());
+    }
+    #[derive(Deserialize)]
+    struct NameKey {
+        name: toml::Spanned<String>,
+    }
+    let line = toml::from_str::<NameKey>(text).map(|k| text[..k.name.span().start].matches('\n').count() + 1).unwrap_or(1);
+    let rename = if valid_name(key) { format!(" (or rename the file to images/{key}.toml)") } else { String::new() };
+    Err(Error::Spec {
+        path: shown.into(),
+        message: format!("line {line}, key `name`: {key:?} is not the file's name; set name = {file_name:?}{rename}"),
+    })
 }
 
 /// Names of the images under `root/images`.

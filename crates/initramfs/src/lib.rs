@@ -59,7 +59,8 @@ pub use xz::{compress_xz, compress_xz_with, decompress_xz, XzOptions};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The path is empty, `/`, contains a NUL byte or is too long.
+    /// The path is empty, `/`, contains a NUL byte, is too long, or is (or is
+    /// below) a top-level `TRAILER!!!`, which ends a newc archive.
     #[error("invalid path {path:?}: {reason}")]
     InvalidPath {
         /// The path as given by the caller.

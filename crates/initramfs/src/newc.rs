@@ -6,7 +6,7 @@ use std::path::Path;
 
 use cpio::newc::{Builder, Reader};
 
-use crate::tree::{Data, Entry, Kind, Tree};
+use crate::tree::{Data, Entry, Kind, Tree, TRAILER};
 use crate::Error;
 
 const S_IFDIR: u32 = 0o040_000;
@@ -15,7 +15,6 @@ const S_IFLNK: u32 = 0o120_000;
 const S_IFCHR: u32 = 0o020_000;
 const S_IFBLK: u32 = 0o060_000;
 const S_IFMT: u32 = 0o170_000;
-const TRAILER: &str = "TRAILER!!!";
 
 impl Tree {
     /// Writes the tree as an uncompressed `newc` cpio archive to `w` and

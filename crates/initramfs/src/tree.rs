@@ -14,6 +14,8 @@ const SYMLINK_MODE: u32 = 0o777;
 /// Longest normalized path accepted: the kernel rejects names whose length
 /// including the terminating NUL exceeds `PATH_MAX` (4096).
 const MAX_PATH_LEN: usize = 4095;
+/// Name of the newc end-of-archive entry.
+pub(crate) const TRAILER: &str = "TRAILER!!!";
 
 /// Contents of a regular file.
 #[derive(Clone, PartialEq, Eq)]
@@ -308,8 +310,9 @@ impl Tree {
 }
 
 /// Normalizes an archive path: strips leading `/`, drops `.` and empty
-/// components, and rejects `..`, NUL bytes and paths that end up empty or
-/// longer than the kernel accepts.
+/// components, and rejects `..`, NUL bytes, paths that end up empty or
+/// longer than the kernel accepts, and paths starting with the newc trailer
+/// name `TRAILER!!!`.
 pub(crate) fn normalize(path: &str) -> Result<String, Error> {
     let invalid = |reason| Error::InvalidPath {
         path: path.to_owned(),
@@ -332,6 +335,11 @@ pub(crate) fn normalize(path: &str) -> Result<String, Error> {
     }
     if parts.is_empty() {
         return Err(invalid("the root itself cannot be an entry"));
+    }
+    // The kernel (and `read_newc`) end an archive at an entry of this name and
+    // skip it, so the entry, and anything below it, would silently be missing.
+    if parts[0] == TRAILER {
+        return Err(invalid("a top-level `TRAILER!!!` marks the end of a newc archive"));
     }
     let normalized = parts.join("/");
     if normalized.len() > MAX_PATH_LEN {

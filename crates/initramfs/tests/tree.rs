@@ -45,6 +45,30 @@ fn invalid_paths_are_rejected() {
     assert!(tree.is_empty());
 }
 
+/// Found by the round-trip property test (tests/prop.rs): the kernel, like
+/// `read_newc`, ends an archive at an entry named `TRAILER!!!` and skips it, so a
+/// top-level file or directory of that name (and its contents) vanished at boot.
+#[test]
+fn top_level_trailer_name_is_rejected() {
+    let mut tree = Tree::new();
+    for path in ["TRAILER!!!", "/TRAILER!!!", "./TRAILER!!!/", "TRAILER!!!/init"] {
+        let err = tree.file(path, 0o644, bytes("x")).unwrap_err();
+        assert!(matches!(err, Error::InvalidPath { .. }), "{path:?}: {err}");
+        assert!(err.to_string().contains("end of a newc archive"), "{err}");
+    }
+    assert!(tree.is_empty());
+    // Anywhere else it is an ordinary name and survives the round trip.
+    tree.file("etc/TRAILER!!!", 0o644, bytes("x")).unwrap();
+    tree.dir("TRAILER!!", 0o755).unwrap();
+    let archive = tree.write_newc(Vec::new(), 0).unwrap();
+    let names: Vec<_> = kiln_initramfs::read_newc(&archive)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(names, ["TRAILER!!", "etc", "etc/TRAILER!!!"]);
+}
+
 #[test]
 fn non_directory_parent_is_an_error_naming_both_paths() {
     let mut tree = Tree::new();
