@@ -113,10 +113,7 @@ fn slim_iso_is_hybrid_bios_and_uefi() {
 
     // Kernel and initramfs once, byte for byte; the menu; the EFI side's modules.
     let x = dir.path().join("x");
-    xorriso(&iso, &["-osirrox", "on", "-extract", "/", x.to_str().unwrap()]);
-    assert_eq!(std::fs::read(x.join("images/pxeboot/vmlinuz")).unwrap(), noise(300_001, 7));
-    assert_eq!(std::fs::read(x.join("images/pxeboot/initrd.img")).unwrap(), noise(120_000, 9));
-    let cfg = std::fs::read_to_string(x.join("boot/grub/grub.cfg")).unwrap();
+    let cfg = extract_payload(&iso, &x);
     assert!(cfg.contains("set timeout=4") && cfg.contains("set default=1") && cfg.contains("menuentry 'Kiln (VGA console)'"), "{cfg}");
     let normal = std::fs::read(x.join("boot/grub/x86_64-efi/normal.mod")).unwrap();
     assert_eq!(&normal[..6], b"\xfd7zXZ\0", "modules on the ISO are xz-compressed");
@@ -130,18 +127,31 @@ fn slim_iso_is_hybrid_bios_and_uefi() {
     assert!(size.bios_core > 0 && size.efi_image > 0 && size.grub_files > 0, "{size}");
 }
 
+/// Builds `layout` in `a` and, a second later, in `b` under another name: no wall-clock
+/// time or path may leak in. Returns the first ISO.
+fn assert_reproducible(layout: Layout, a: &Path, b: &Path) -> PathBuf {
+    let first = build_layout(a, "k.iso", layout);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let second = build_layout(b, "other.iso", layout);
+    assert!(std::fs::read(&first).unwrap() == std::fs::read(second).unwrap(), "two {layout:?} builds differ");
+    first
+}
+
+/// Extracts the ISO to `x`; checks kernel and initramfs byte for byte; returns the menu.
+fn extract_payload(iso: &Path, x: &Path) -> String {
+    xorriso(iso, &["-osirrox", "on", "-extract", "/", x.to_str().unwrap()]);
+    assert_eq!(std::fs::read(x.join("images/pxeboot/vmlinuz")).unwrap(), noise(300_001, 7));
+    assert_eq!(std::fs::read(x.join("images/pxeboot/initrd.img")).unwrap(), noise(120_000, 9));
+    std::fs::read_to_string(x.join("boot/grub/grub.cfg")).unwrap()
+}
+
 #[test]
 fn slim_iso_is_reproducible() {
     if !tools_present() {
         return;
     }
-    let a = tempfile::tempdir().unwrap();
-    let b = tempfile::tempdir().unwrap();
-    let first = std::fs::read(build(a.path(), "k.iso")).unwrap();
-    // A second later, elsewhere: no wall-clock time or path may leak in.
-    std::thread::sleep(std::time::Duration::from_millis(1100));
-    let second = std::fs::read(build(b.path(), "other.iso")).unwrap();
-    assert!(first == second, "two builds differ");
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    assert_reproducible(Layout::Slim, a.path(), b.path());
 }
 
 #[test]
@@ -149,25 +159,17 @@ fn mkrescue_iso_is_hybrid_and_reproducible() {
     if !tools_present() {
         return;
     }
-    let a = tempfile::tempdir().unwrap();
-    let b = tempfile::tempdir().unwrap();
-    let iso = build_layout(a.path(), "k.iso", Layout::Mkrescue);
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let iso = assert_reproducible(Layout::Mkrescue, a.path(), b.path());
     let report = xorriso(&iso, &["-report_el_torito", "plain", "-report_system_area", "plain"]);
     let bios = field(&report, "El Torito boot img", "1").expect(&report);
     let efi = field(&report, "El Torito boot img", "2").expect(&report);
     assert_eq!((bios[0], efi[0]), ("BIOS", "UEFI"), "{report}");
     assert!(report.contains("grub2-mbr") && report.contains("GPT"), "{report}");
-    let x = a.path().join("x");
-    xorriso(&iso, &["-osirrox", "on", "-extract", "/", x.to_str().unwrap()]);
-    assert_eq!(std::fs::read(x.join("images/pxeboot/vmlinuz")).unwrap(), noise(300_001, 7));
-    assert_eq!(std::fs::read(x.join("images/pxeboot/initrd.img")).unwrap(), noise(120_000, 9));
-    let cfg = std::fs::read_to_string(x.join("boot/grub/grub.cfg")).unwrap();
-    assert!(cfg.contains("menuentry 'Kiln (VGA console)'"), "{cfg}");
     let leftovers: Vec<_> = std::fs::read_dir(a.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(leftovers.len(), 5, "inputs, logs, the ISO and the extracted tree only: {leftovers:?}");
-    std::thread::sleep(std::time::Duration::from_millis(1100));
-    let again = build_layout(b.path(), "other.iso", Layout::Mkrescue);
-    assert!(std::fs::read(&iso).unwrap() == std::fs::read(again).unwrap(), "two mkrescue builds differ");
+    assert_eq!(leftovers.len(), 4, "inputs, logs and the ISO only: {leftovers:?}");
+    let cfg = extract_payload(&iso, &a.path().join("x"));
+    assert!(cfg.contains("menuentry 'Kiln (VGA console)'"), "{cfg}");
 }
 
 #[test]
