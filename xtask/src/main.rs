@@ -42,7 +42,7 @@ enum Command {
     /// Boot every artifact headless under SeaBIOS and OVMF and check what the guest prints
     TestBoot(test_boot::Args),
     /// Run every test: unit tests (cargo test), test-boot, then repro
-    Test(test::Args),
+    Test(test::TestArgs),
     /// Show where the ISO's bytes go (also written as out/NAME/size.json)
     Size(ImageArg),
     /// Build the image twice from clean (other paths, caches, umask, time zone) and
@@ -68,5 +68,14 @@ fn main() {
     if let Err(e) = result {
         eprintln!("error: {e:#}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

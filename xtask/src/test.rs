@@ -5,7 +5,7 @@ use crate::ctx::Ctx;
 use anyhow::{Context, Result};
 
 #[derive(clap::Args, Clone)]
-pub struct Args {
+pub struct TestArgs {
     #[command(flatten)]
     pub boot: crate::test_boot::Args,
     /// Leave out `repro` (two clean builds of the image): for quick local runs
@@ -13,7 +13,7 @@ pub struct Args {
     pub quick: bool,
 }
 
-pub fn run(args: &Args) -> Result<()> {
+pub fn run(args: &TestArgs) -> Result<()> {
     let ctx = Ctx::new();
     ctx.run(&ctx.cargo(), &["test", "--workspace", "--quiet"], &[]).context("unit tests failed")?;
     crate::test_boot::run(&args.boot)?;
