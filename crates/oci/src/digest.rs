@@ -224,7 +224,7 @@ mod tests {
 
     #[test]
     fn capped_stops_at_the_limit() {
-        let data = vec![0u8; 100];
+        let data = [0u8; 100];
         let mut c = Capped { inner: &data[..], limit: 100, read: 0 };
         assert_eq!(c.read_to_end(&mut Vec::new()).unwrap(), 100);
         let mut c = Capped { inner: &data[..], limit: 99, read: 0 };
