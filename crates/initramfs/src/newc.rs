@@ -41,7 +41,9 @@ impl Tree {
             let ino = u32::try_from(index + 1).map_err(|_| Error::TooManyEntries)?;
             let group = match &entry.kind {
                 Kind::HardLink(target) => Some(target.as_str()),
-                Kind::File(_) if groups.contains_key(entry.path.as_str()) => Some(entry.path.as_str()),
+                Kind::File(_) if groups.contains_key(entry.path.as_str()) => {
+                    Some(entry.path.as_str())
+                }
                 _ => None,
             };
             w = match group {
@@ -129,7 +131,10 @@ fn write_entry<W: Write>(
         (Some(Data::Bytes(data)), _) => write_bytes(w, builder, &entry.path, data),
         (Some(Data::Slice(slice)), _) => write_slice(w, builder, &entry.path, slice),
         (None, Kind::Symlink(target)) => write_bytes(w, builder, &entry.path, target.as_bytes()),
-        (None, _) => builder.write(w, 0).finish().map_err(write_error(&entry.path)),
+        (None, _) => builder
+            .write(w, 0)
+            .finish()
+            .map_err(write_error(&entry.path)),
     }
 }
 
@@ -141,7 +146,12 @@ fn write_error(path: &str) -> impl FnOnce(io::Error) -> Error + '_ {
 }
 
 /// Streams a range of an open file into the archive with positioned reads.
-fn write_slice<W: Write>(w: W, builder: Builder, path: &str, slice: &FileSlice) -> Result<W, Error> {
+fn write_slice<W: Write>(
+    w: W,
+    builder: Builder,
+    path: &str,
+    slice: &FileSlice,
+) -> Result<W, Error> {
     let size = file_size(path, slice.len)?;
     let write_err = |source| Error::Write {
         path: path.to_owned(),
@@ -151,7 +161,9 @@ fn write_slice<W: Write>(w: W, builder: Builder, path: &str, slice: &FileSlice) 
     let mut buf = vec![0u8; 64 * 1024];
     let mut done = 0u64;
     while done < slice.len {
-        let n = buf.len().min(usize::try_from(slice.len - done).unwrap_or(usize::MAX));
+        let n = buf
+            .len()
+            .min(usize::try_from(slice.len - done).unwrap_or(usize::MAX));
         slice
             .file
             .read_exact_at(&mut buf[..n], slice.offset + done)

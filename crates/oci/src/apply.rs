@@ -58,11 +58,18 @@ fn utf8<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str, ApplyError> {
 /// Resolves the parent of a cleaned path inside the tree (chroot rules).
 fn resolve_parent(fs: &Fs, parent: &[String]) -> Result<Vec<String>, ApplyError> {
     let parts: Vec<&str> = parent.iter().map(String::as_str).collect();
-    fs.resolve(&parts).map_err(|e| ApplyError::Reject(e.to_string()))
+    fs.resolve(&parts)
+        .map_err(|e| ApplyError::Reject(e.to_string()))
 }
 
 /// Applies `member` (layer number `layer`, oldest 0) with its `data`.
-pub(crate) fn apply(fs: &mut Fs, spool: &mut Spool, layer: usize, member: &Member, data: &mut dyn Read) -> Result<(), ApplyError> {
+pub(crate) fn apply(
+    fs: &mut Fs,
+    spool: &mut Spool,
+    layer: usize,
+    member: &Member,
+    data: &mut dyn Read,
+) -> Result<(), ApplyError> {
     let path = clean(utf8(&member.path, "name")?);
     let Some((base, parent)) = path.split_last() else {
         // The root itself: ignored, as containerd does.
@@ -99,20 +106,34 @@ pub(crate) fn apply(fs: &mut Fs, spool: &mut Spool, layer: usize, member: &Membe
         b'3' | b'4' => {
             let (major, minor) = member.dev;
             if major >= 1 << 12 || minor >= 1 << 20 {
-                return reject(format!("device number {major}:{minor} is out of Linux's range"));
+                return reject(format!(
+                    "device number {major}:{minor} is out of Linux's range"
+                ));
             }
-            let leaf = if member.kind == b'3' { Kind::CharDev { major, minor } } else { Kind::BlockDev { major, minor } };
+            let leaf = if member.kind == b'3' {
+                Kind::CharDev { major, minor }
+            } else {
+                Kind::BlockDev { major, minor }
+            };
             Node::Leaf(fs.add_inode(meta, leaf))
         }
         b'6' => Node::Leaf(fs.add_inode(meta, Kind::Fifo)),
         other => return reject(format!("unsupported entry type {:?}", other as char)),
     };
-    fs.put(&parent, base, node, layer).map_err(|e| ApplyError::Reject(e.to_string()))
+    fs.put(&parent, base, node, layer)
+        .map_err(|e| ApplyError::Reject(e.to_string()))
 }
 
 fn meta(member: &Member) -> Result<Meta, ApplyError> {
-    let id = |v: u64, what: &str| u32::try_from(v).or_else(|_| reject(format!("{what} {v} does not fit 32 bits")));
-    let mut meta = Meta { mode: member.mode & 0o7777, uid: id(member.uid, "uid")?, gid: id(member.gid, "gid")?, xattrs: Default::default() };
+    let id = |v: u64, what: &str| {
+        u32::try_from(v).or_else(|_| reject(format!("{what} {v} does not fit 32 bits")))
+    };
+    let mut meta = Meta {
+        mode: member.mode & 0o7777,
+        uid: id(member.uid, "uid")?,
+        gid: id(member.gid, "gid")?,
+        xattrs: Default::default(),
+    };
     for (name, value) in &member.xattrs {
         meta.xattrs.insert(name.clone(), value.clone());
     }
@@ -123,7 +144,10 @@ fn meta(member: &Member) -> Result<Meta, ApplyError> {
 /// resolved inside the tree, its last component not followed (a link to a
 /// symlink is a link to the symlink). It must exist already.
 fn hard_link(fs: &Fs, member: &Member) -> Result<usize, ApplyError> {
-    let target = utf8(member.link.as_deref().unwrap_or_default(), "hard link target")?;
+    let target = utf8(
+        member.link.as_deref().unwrap_or_default(),
+        "hard link target",
+    )?;
     let cleaned = clean(target);
     let Some((base, parent)) = cleaned.split_last() else {
         return reject(format!("hard link to the root ({target:?})"));
@@ -133,7 +157,9 @@ fn hard_link(fs: &Fs, member: &Member) -> Result<usize, ApplyError> {
     match fs.lookup(&resolved) {
         Some(Node::Leaf(ino)) => Ok(*ino),
         Some(Node::Dir(_)) => reject(format!("hard link to the directory {target:?}")),
-        None => reject(format!("hard link target {target:?} does not exist (a link must come after its target)")),
+        None => reject(format!(
+            "hard link target {target:?} does not exist (a link must come after its target)"
+        )),
     }
 }
 
@@ -141,7 +167,9 @@ fn hard_link(fs: &Fs, member: &Member) -> Result<usize, ApplyError> {
 /// layers' contents of its directory. What this layer wrote stays.
 fn whiteout(fs: &mut Fs, layer: usize, parent: &[String], base: &str) -> Result<(), ApplyError> {
     if base == OPAQUE {
-        let dir = fs.mkdirs(parent, layer).map_err(|e| ApplyError::Reject(e.to_string()))?;
+        let dir = fs
+            .mkdirs(parent, layer)
+            .map_err(|e| ApplyError::Reject(e.to_string()))?;
         prune_lower(dir, layer);
         return Ok(());
     }

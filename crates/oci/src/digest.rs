@@ -12,7 +12,9 @@ pub struct Digest(String);
 impl Digest {
     /// Parses and checks a digest string.
     pub fn parse(s: &str) -> Result<Digest, String> {
-        let (alg, hex) = s.split_once(':').ok_or_else(|| format!("digest {s:?} has no algorithm"))?;
+        let (alg, hex) = s
+            .split_once(':')
+            .ok_or_else(|| format!("digest {s:?} has no algorithm"))?;
         let len = match alg {
             "sha256" => 64,
             "sha384" => 96,
@@ -92,7 +94,10 @@ fn hex(bytes: &[u8]) -> String {
 pub(crate) fn check(data: &[u8], digest: &Digest, size: Option<u64>) -> Result<(), String> {
     if let Some(size) = size {
         if data.len() as u64 != size {
-            return Err(format!("size is {} bytes, the descriptor says {size}", data.len()));
+            return Err(format!(
+                "size is {} bytes, the descriptor says {size}",
+                data.len()
+            ));
         }
     }
     let mut h = digest.hasher();
@@ -121,7 +126,13 @@ impl<R: Read> Verifier<R> {
     }
 
     pub(crate) fn maybe(inner: R, digest: Option<&Digest>, size: Option<u64>) -> Self {
-        Verifier { inner, hasher: digest.map(Digest::hasher), digest: digest.cloned(), size, read: 0 }
+        Verifier {
+            inner,
+            hasher: digest.map(Digest::hasher),
+            digest: digest.cloned(),
+            size,
+            read: 0,
+        }
     }
 
     /// Reads what is left, then compares size and digest; returns the size.
@@ -137,7 +148,10 @@ impl<R: Read> Verifier<R> {
         }
         if let Some(size) = self.size {
             if self.read != size {
-                return Err(format!("size is {} bytes, the descriptor says {size}", self.read));
+                return Err(format!(
+                    "size is {} bytes, the descriptor says {size}",
+                    self.read
+                ));
             }
         }
         if let (Some(hasher), Some(digest)) = (self.hasher.take(), &self.digest) {
@@ -201,9 +215,18 @@ mod tests {
     #[test]
     fn parse_checks_algorithm_and_hex() {
         let d = Digest::sha256(b"");
-        assert_eq!(d.as_str(), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            d.as_str(),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
         assert_eq!(Digest::parse(d.as_str()).unwrap(), d);
-        for bad in ["sha256", "md5:00", "sha256:E3B0", "sha256:../../etc/passwd", "sha512:00"] {
+        for bad in [
+            "sha256",
+            "md5:00",
+            "sha256:E3B0",
+            "sha256:../../etc/passwd",
+            "sha512:00",
+        ] {
             assert!(Digest::parse(bad).is_err(), "{bad}");
         }
     }
@@ -215,8 +238,14 @@ mod tests {
         let mut s = String::new();
         v.read_to_string(&mut s).unwrap();
         assert!(v.finish().is_ok());
-        assert!(Verifier::new(&b"hellp"[..], &d, Some(5)).finish().unwrap_err().contains("digest"));
-        assert!(Verifier::new(&b"hell"[..], &d, Some(5)).finish().unwrap_err().contains("size is 4"));
+        assert!(Verifier::new(&b"hellp"[..], &d, Some(5))
+            .finish()
+            .unwrap_err()
+            .contains("digest"));
+        assert!(Verifier::new(&b"hell"[..], &d, Some(5))
+            .finish()
+            .unwrap_err()
+            .contains("size is 4"));
         let mut long = Verifier::new(&b"hello!"[..], &d, Some(5));
         assert!(long.read_to_end(&mut Vec::new()).is_err());
         assert!(check(b"hello", &d, Some(5)).is_ok() && check(b"hello", &d, Some(6)).is_err());
@@ -225,9 +254,20 @@ mod tests {
     #[test]
     fn capped_stops_at_the_limit() {
         let data = [0u8; 100];
-        let mut c = Capped { inner: &data[..], limit: 100, read: 0 };
+        let mut c = Capped {
+            inner: &data[..],
+            limit: 100,
+            read: 0,
+        };
         assert_eq!(c.read_to_end(&mut Vec::new()).unwrap(), 100);
-        let mut c = Capped { inner: &data[..], limit: 99, read: 0 };
-        assert_eq!(c.read_to_end(&mut Vec::new()).unwrap_err().to_string(), CAP_EXCEEDED);
+        let mut c = Capped {
+            inner: &data[..],
+            limit: 99,
+            read: 0,
+        };
+        assert_eq!(
+            c.read_to_end(&mut Vec::new()).unwrap_err().to_string(),
+            CAP_EXCEEDED
+        );
     }
 }

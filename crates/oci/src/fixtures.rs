@@ -42,7 +42,10 @@ pub mod kind {
 /// crate's setters refuse `..`, which hostile layers need).
 pub fn header(name: &[u8], kind: u8, size: u64, mode: u32, link: &[u8]) -> tar::Header {
     let mut h = tar::Header::new_ustar();
-    assert!(name.len() <= 100 && link.len() <= 100, "use a GNU long name or PAX for longer names");
+    assert!(
+        name.len() <= 100 && link.len() <= 100,
+        "use a GNU long name or PAX for longer names"
+    );
     h.as_old_mut().name[..name.len()].copy_from_slice(name);
     h.as_old_mut().linkname[..link.len()].copy_from_slice(link);
     h.set_entry_type(tar::EntryType::new(kind));
@@ -72,7 +75,13 @@ impl RawTar {
 
     /// Appends an entry of any type.
     pub fn entry(&mut self, name: &str, kind: u8, mode: u32, data: &[u8], link: &str) -> &mut Self {
-        let h = header(name.as_bytes(), kind, data.len() as u64, mode, link.as_bytes());
+        let h = header(
+            name.as_bytes(),
+            kind,
+            data.len() as u64,
+            mode,
+            link.as_bytes(),
+        );
         self.raw(&h, data)
     }
 
@@ -108,7 +117,11 @@ impl RawTar {
     /// A whiteout for `path` (`dir/.wh.name`).
     pub fn whiteout(&mut self, path: &str) -> &mut Self {
         let (dir, name) = path.rsplit_once('/').map_or(("", path), |(d, n)| (d, n));
-        let name = if dir.is_empty() { format!(".wh.{name}") } else { format!("{dir}/.wh.{name}") };
+        let name = if dir.is_empty() {
+            format!(".wh.{name}")
+        } else {
+            format!("{dir}/.wh.{name}")
+        };
         self.file(&name, 0o644, b"")
     }
 
@@ -165,7 +178,9 @@ pub fn compress(data: &[u8], compression: Compression) -> Vec<u8> {
             e.write_all(data).expect("in memory");
             e.finish().expect("in memory")
         }
-        Compression::Zstd => ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest),
+        Compression::Zstd => {
+            ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
+        }
     }
 }
 
@@ -233,7 +248,11 @@ pub struct Blob {
 
 impl Blob {
     fn new(data: Vec<u8>, media_type: &str) -> Blob {
-        Blob { digest: Digest::sha256(&data), data, media_type: media_type.to_owned() }
+        Blob {
+            digest: Digest::sha256(&data),
+            data,
+            media_type: media_type.to_owned(),
+        }
     }
 
     /// The descriptor, optionally with annotations or a platform.
@@ -276,11 +295,20 @@ impl FixtureImage {
 
     /// An image with these layers and the default platform and config.
     pub fn with_layers(layers: Vec<Vec<u8>>, compression: Compression) -> FixtureImage {
-        FixtureImage { layers, compression, platform: Platform::default(), run: json!({}) }
+        FixtureImage {
+            layers,
+            compression,
+            platform: Platform::default(),
+            run: json!({}),
+        }
     }
 
     fn config_json(&self) -> Vec<u8> {
-        let diff_ids: Vec<String> = self.layers.iter().map(|l| Digest::sha256(l).to_string()).collect();
+        let diff_ids: Vec<String> = self
+            .layers
+            .iter()
+            .map(|l| Digest::sha256(l).to_string())
+            .collect();
         let mut config = json!({
             "architecture": self.platform.architecture,
             "os": self.platform.os,
@@ -300,16 +328,30 @@ impl FixtureImage {
             Compression::Gzip => "application/vnd.oci.image.layer.v1.tar+gzip",
             Compression::Zstd => "application/vnd.oci.image.layer.v1.tar+zstd",
         };
-        let layers: Vec<Blob> = self.layers.iter().map(|l| Blob::new(compress(l, compression), media)).collect();
-        let config = Blob::new(self.config_json(), "application/vnd.oci.image.config.v1+json");
+        let layers: Vec<Blob> = self
+            .layers
+            .iter()
+            .map(|l| Blob::new(compress(l, compression), media))
+            .collect();
+        let config = Blob::new(
+            self.config_json(),
+            "application/vnd.oci.image.config.v1+json",
+        );
         let manifest = json!({
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
             "config": config.descriptor(json!({})),
             "layers": layers.iter().map(|l| l.descriptor(json!({}))).collect::<Vec<_>>(),
         });
-        let manifest = Blob::new(serde_json::to_vec(&manifest).expect("json"), "application/vnd.oci.image.manifest.v1+json");
-        Blobs { layers, config, manifest }
+        let manifest = Blob::new(
+            serde_json::to_vec(&manifest).expect("json"),
+            "application/vnd.oci.image.manifest.v1+json",
+        );
+        Blobs {
+            layers,
+            config,
+            manifest,
+        }
     }
 
     /// The blobs with the image's own compression.
@@ -337,11 +379,16 @@ fn index(manifests: Vec<Value>) -> Vec<u8> {
 /// The files of an OCI layout holding `image` tagged `tag`.
 pub fn oci_layout_files(image: &FixtureImage, tag: &str) -> Files {
     let blobs = image.blobs();
-    let mut files = vec![("oci-layout".to_owned(), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec())];
+    let mut files = vec![(
+        "oci-layout".to_owned(),
+        br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+    )];
     files.extend(blobs.layers.iter().map(blob_file));
     files.push(blob_file(&blobs.config));
     files.push(blob_file(&blobs.manifest));
-    let d = blobs.manifest.descriptor(json!({"annotations": {"org.opencontainers.image.ref.name": tag}}));
+    let d = blobs
+        .manifest
+        .descriptor(json!({"annotations": {"org.opencontainers.image.ref.name": tag}}));
     files.push(("index.json".to_owned(), index(vec![d])));
     files
 }
@@ -349,7 +396,10 @@ pub fn oci_layout_files(image: &FixtureImage, tag: &str) -> Files {
 /// The files of an OCI layout holding a multi-platform image: `tag` names a
 /// nested index with one manifest per image, each with its platform.
 pub fn multi_platform_files(images: &[&FixtureImage], tag: &str) -> Files {
-    let mut files = vec![("oci-layout".to_owned(), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec())];
+    let mut files = vec![(
+        "oci-layout".to_owned(),
+        br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+    )];
     let mut manifests = Vec::new();
     for image in images {
         let blobs = image.blobs();
@@ -374,7 +424,10 @@ pub fn multi_platform_files(images: &[&FixtureImage], tag: &str) -> Files {
 /// Docker's annotations) and `manifest.json`.
 pub fn docker_save_files(image: &FixtureImage, repo_tag: &str) -> Files {
     let blobs = image.blobs_with(Compression::None);
-    let mut files = vec![("oci-layout".to_owned(), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec())];
+    let mut files = vec![(
+        "oci-layout".to_owned(),
+        br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+    )];
     files.extend(blobs.layers.iter().map(blob_file));
     files.push(blob_file(&blobs.config));
     files.push(blob_file(&blobs.manifest));
@@ -389,7 +442,10 @@ pub fn docker_save_files(image: &FixtureImage, repo_tag: &str) -> Files {
         "RepoTags": [repo_tag],
         "Layers": blobs.layers.iter().map(|l| format!("blobs/sha256/{}", l.digest.hex())).collect::<Vec<_>>(),
     }]);
-    files.push(("manifest.json".to_owned(), serde_json::to_vec(&manifest).expect("json")));
+    files.push((
+        "manifest.json".to_owned(),
+        serde_json::to_vec(&manifest).expect("json"),
+    ));
     files
 }
 
@@ -407,7 +463,10 @@ pub fn docker_save_legacy_files(image: &FixtureImage, repo_tag: &str) -> Files {
         layers.push(path);
     }
     let manifest = json!([{"Config": config, "RepoTags": [repo_tag], "Layers": layers}]);
-    files.push(("manifest.json".to_owned(), serde_json::to_vec(&manifest).expect("json")));
+    files.push((
+        "manifest.json".to_owned(),
+        serde_json::to_vec(&manifest).expect("json"),
+    ));
     files
 }
 

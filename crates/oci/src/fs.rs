@@ -28,7 +28,12 @@ pub struct Meta {
 impl Meta {
     /// Root-owned with the given mode and no xattrs.
     pub fn root(mode: u32) -> Meta {
-        Meta { mode, uid: 0, gid: 0, xattrs: BTreeMap::new() }
+        Meta {
+            mode,
+            uid: 0,
+            gid: 0,
+            xattrs: BTreeMap::new(),
+        }
     }
 }
 
@@ -87,7 +92,10 @@ pub(crate) struct Dir {
 
 impl Dir {
     pub(crate) fn new(meta: Meta) -> Dir {
-        Dir { meta, children: BTreeMap::new() }
+        Dir {
+            meta,
+            children: BTreeMap::new(),
+        }
     }
 }
 
@@ -103,7 +111,10 @@ pub(crate) enum ResolveError {
 impl std::fmt::Display for ResolveError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ResolveError::Loop => write!(f, "more than {MAX_SYMLINK_HOPS} symlinks while resolving the path"),
+            ResolveError::Loop => write!(
+                f,
+                "more than {MAX_SYMLINK_HOPS} symlinks while resolving the path"
+            ),
             ResolveError::NotDir(p) => write!(f, "parent {p:?} is not a directory"),
         }
     }
@@ -118,7 +129,10 @@ pub(crate) struct Fs {
 
 impl Fs {
     pub(crate) fn new() -> Fs {
-        Fs { root: Dir::new(Meta::root(0o755)), inodes: Vec::new() }
+        Fs {
+            root: Dir::new(Meta::root(0o755)),
+            inodes: Vec::new(),
+        }
     }
 
     pub(crate) fn lookup(&self, path: &[String]) -> Option<&Node> {
@@ -190,13 +204,17 @@ impl Fs {
     /// Makes sure the directory `path` (canonical) exists, creating missing
     /// ones (0755, root), and marks every name on the way as touched by
     /// `layer`.
-    pub(crate) fn mkdirs(&mut self, path: &[String], layer: usize) -> Result<&mut Dir, ResolveError> {
+    pub(crate) fn mkdirs(
+        &mut self,
+        path: &[String],
+        layer: usize,
+    ) -> Result<&mut Dir, ResolveError> {
         let mut dir = &mut self.root;
         for (i, name) in path.iter().enumerate() {
-            let child = dir
-                .children
-                .entry(name.clone())
-                .or_insert_with(|| Child { node: Node::Dir(Dir::new(Meta::root(0o755))), touched: 0 });
+            let child = dir.children.entry(name.clone()).or_insert_with(|| Child {
+                node: Node::Dir(Dir::new(Meta::root(0o755))),
+                touched: 0,
+            });
             child.touched = layer + 1;
             match &mut child.node {
                 Node::Dir(d) => dir = d,
@@ -209,16 +227,29 @@ impl Fs {
     /// Puts `node` at `name` in the directory `parent` (which must exist):
     /// a directory over a directory takes the new metadata and keeps the
     /// contents; anything else replaces what was there.
-    pub(crate) fn put(&mut self, parent: &[String], name: &str, node: Node, layer: usize) -> Result<(), ResolveError> {
+    pub(crate) fn put(
+        &mut self,
+        parent: &[String],
+        name: &str,
+        node: Node,
+        layer: usize,
+    ) -> Result<(), ResolveError> {
         let dir = self.mkdirs(parent, layer)?;
         let touched = layer + 1;
         match (dir.children.get_mut(name), node) {
-            (Some(Child { node: Node::Dir(old), touched: t }), Node::Dir(new)) => {
+            (
+                Some(Child {
+                    node: Node::Dir(old),
+                    touched: t,
+                }),
+                Node::Dir(new),
+            ) => {
                 old.meta = new.meta;
                 *t = touched;
             }
             (_, node) => {
-                dir.children.insert(name.to_owned(), Child { node, touched });
+                dir.children
+                    .insert(name.to_owned(), Child { node, touched });
             }
         }
         Ok(())
@@ -250,7 +281,10 @@ mod tests {
     use super::*;
 
     fn parts(p: &str) -> Vec<String> {
-        p.split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect()
+        p.split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
     }
 
     fn symlink(fs: &mut Fs, at: &str, target: &str) {

@@ -17,8 +17,14 @@ use crate::spool::Spool;
 use crate::store::Store;
 use crate::{Error, Options};
 
-const INDEX_TYPES: [&str; 2] = ["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"];
-const MANIFEST_TYPES: [&str; 2] = ["application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json"];
+const INDEX_TYPES: [&str; 2] = [
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+];
+const MANIFEST_TYPES: [&str; 2] = [
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+];
 /// Annotations that name an image in an index.
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 const CONTAINERD_NAME: &str = "io.containerd.image.name";
@@ -152,12 +158,12 @@ impl Image {
             (true, false) => Format::OciArchive,
             (true, true) => Format::DockerSave,
             (false, true) => Format::DockerSaveLegacy,
-            (false, false) => {
-                return Err(Error::Format {
-                    path: path.to_owned(),
-                    reason: "neither an OCI layout (index.json) nor a docker save archive (manifest.json)".into(),
-                })
-            }
+            (false, false) => return Err(Error::Format {
+                path: path.to_owned(),
+                reason:
+                    "neither an OCI layout (index.json) nor a docker save archive (manifest.json)"
+                        .into(),
+            }),
         };
         let (manifest_digest, config, layers) = match format {
             Format::DockerSaveLegacy => {
@@ -166,7 +172,13 @@ impl Image {
             }
             _ => resolve_oci(&store, options)?,
         };
-        Ok(Image { store, format, config, layers, manifest_digest })
+        Ok(Image {
+            store,
+            format,
+            config,
+            layers,
+            manifest_digest,
+        })
     }
 
     /// The input format.
@@ -197,7 +209,15 @@ impl Image {
         let mut spool = Spool::new(&options.spool_dir, options.inline_max);
         let mut used = 0;
         for (index, layer) in self.layers.iter().enumerate() {
-            apply_layer(&mut fs, &mut spool, &self.store, index, layer, &options.limits, &mut used)?;
+            apply_layer(
+                &mut fs,
+                &mut spool,
+                &self.store,
+                index,
+                layer,
+                &options.limits,
+                &mut used,
+            )?;
         }
         Ok(Rootfs::new(fs, spool))
     }
@@ -208,31 +228,55 @@ pub(crate) fn blob_path(digest: &Digest) -> String {
 }
 
 fn parse_json<T: DeserializeOwned>(data: &[u8], what: &str) -> Result<T, Error> {
-    serde_json::from_slice(data).map_err(|e| Error::Json { what: what.to_owned(), reason: e.to_string() })
+    serde_json::from_slice(data).map_err(|e| Error::Json {
+        what: what.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 /// Reads a blob named by a descriptor, checks its size and digest, parses it.
-fn load<T: DeserializeOwned>(store: &Store, d: &Descriptor, what: &str, options: &Options) -> Result<T, Error> {
-    let digest = Digest::parse(d.digest().as_ref()).map_err(|reason| Error::Json { what: what.to_owned(), reason })?;
+fn load<T: DeserializeOwned>(
+    store: &Store,
+    d: &Descriptor,
+    what: &str,
+    options: &Options,
+) -> Result<T, Error> {
+    let digest = Digest::parse(d.digest().as_ref()).map_err(|reason| Error::Json {
+        what: what.to_owned(),
+        reason,
+    })?;
     if d.size() > options.limits.max_json {
         return Err(Error::Json {
             what: what.to_owned(),
-            reason: format!("{} bytes is more than the {} allowed (Limits::max_json)", d.size(), options.limits.max_json),
+            reason: format!(
+                "{} bytes is more than the {} allowed (Limits::max_json)",
+                d.size(),
+                options.limits.max_json
+            ),
         });
     }
     let path = blob_path(&digest);
     if !store.exists(&path) {
-        return Err(Error::MissingBlob { digest: digest.to_string(), what: what.to_owned() });
+        return Err(Error::MissingBlob {
+            digest: digest.to_string(),
+            what: what.to_owned(),
+        });
     }
     let data = store.read_small(&path, options.limits.max_json)?;
-    digest::check(&data, &digest, Some(d.size()))
-        .map_err(|detail| Error::Mismatch { digest: digest.to_string(), what: what.to_owned(), detail })?;
+    digest::check(&data, &digest, Some(d.size())).map_err(|detail| Error::Mismatch {
+        digest: digest.to_string(),
+        what: what.to_owned(),
+        detail,
+    })?;
     parse_json(&data, what)
 }
 
 fn names(d: &Descriptor) -> Vec<String> {
     let a = d.annotations().clone().unwrap_or_default();
-    [REF_NAME, CONTAINERD_NAME].iter().filter_map(|k| a.get(*k).cloned()).collect()
+    [REF_NAME, CONTAINERD_NAME]
+        .iter()
+        .filter_map(|k| a.get(*k).cloned())
+        .collect()
 }
 
 fn is(media: &MediaType, types: &[&str]) -> bool {
@@ -243,19 +287,34 @@ type Resolved = (Option<Digest>, ImageConfig, Vec<LayerRef>);
 
 fn resolve_oci(store: &Store, options: &Options) -> Result<Resolved, Error> {
     if store.exists("oci-layout") {
-        let layout: serde_json::Value = parse_json(&store.read_small("oci-layout", options.limits.max_json)?, "oci-layout")?;
-        let version = layout.get("imageLayoutVersion").and_then(|v| v.as_str()).unwrap_or("");
+        let layout: serde_json::Value = parse_json(
+            &store.read_small("oci-layout", options.limits.max_json)?,
+            "oci-layout",
+        )?;
+        let version = layout
+            .get("imageLayoutVersion")
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
         if version != "1.0.0" {
-            return Err(Error::Json { what: "oci-layout".into(), reason: format!("image layout version {version:?}, Kiln reads 1.0.0") });
+            return Err(Error::Json {
+                what: "oci-layout".into(),
+                reason: format!("image layout version {version:?}, Kiln reads 1.0.0"),
+            });
         }
     }
-    let index: ImageIndex = parse_json(&store.read_small("index.json", options.limits.max_json)?, "index.json")?;
+    let index: ImageIndex = parse_json(
+        &store.read_small("index.json", options.limits.max_json)?,
+        "index.json",
+    )?;
     let mut tops: Vec<&Descriptor> = index.manifests().iter().collect();
     let all_names: Vec<String> = tops.iter().flat_map(|d| names(d)).collect();
     if let Some(wanted) = &options.reference {
         tops.retain(|d| names(d).iter().any(|n| n == wanted));
         if tops.is_empty() {
-            return Err(Error::NoImage { reason: format!("no image named {wanted:?}"), present: all_names });
+            return Err(Error::NoImage {
+                reason: format!("no image named {wanted:?}"),
+                present: all_names,
+            });
         }
     }
     // Nested indexes (multi-platform images) are opened one level deep.
@@ -263,7 +322,13 @@ fn resolve_oci(store: &Store, options: &Options) -> Result<Resolved, Error> {
     for d in tops {
         if is(d.media_type(), &INDEX_TYPES) {
             let nested: ImageIndex = load(store, d, "image index", options)?;
-            candidates.extend(nested.manifests().iter().filter(|m| is(m.media_type(), &MANIFEST_TYPES)).cloned());
+            candidates.extend(
+                nested
+                    .manifests()
+                    .iter()
+                    .filter(|m| is(m.media_type(), &MANIFEST_TYPES))
+                    .cloned(),
+            );
         } else if is(d.media_type(), &MANIFEST_TYPES) {
             candidates.push(d.clone());
         }
@@ -282,7 +347,9 @@ fn resolve_oci(store: &Store, options: &Options) -> Result<Resolved, Error> {
             continue; // BuildKit's attestation manifests
         }
         present.push(platform.to_string());
-        if options.platform.matches(&platform) && !matching.iter().any(|(m, _)| m.digest() == d.digest()) {
+        if options.platform.matches(&platform)
+            && !matching.iter().any(|(m, _)| m.digest() == d.digest())
+        {
             matching.push((d, loaded));
         }
     }
@@ -290,7 +357,10 @@ fn resolve_oci(store: &Store, options: &Options) -> Result<Resolved, Error> {
         0 => {
             present.sort();
             present.dedup();
-            Err(Error::NoPlatform { wanted: options.platform.to_string(), present })
+            Err(Error::NoPlatform {
+                wanted: options.platform.to_string(),
+                present,
+            })
         }
         1 => {
             let (d, loaded) = matching.pop().expect("one");
@@ -301,23 +371,36 @@ fn resolve_oci(store: &Store, options: &Options) -> Result<Resolved, Error> {
             let digest = Digest::parse(d.digest().as_ref()).ok();
             let image_config = ImageConfig::from_spec(&config);
             if !options.platform.matches(&image_config.platform) {
-                return Err(Error::NoPlatform { wanted: options.platform.to_string(), present: vec![image_config.platform.to_string()] });
+                return Err(Error::NoPlatform {
+                    wanted: options.platform.to_string(),
+                    present: vec![image_config.platform.to_string()],
+                });
             }
             let layers = layers(&manifest, &config)?;
             Ok((digest, image_config, layers))
         }
         n => Err(Error::NoImage {
-            reason: format!("{n} images match {}; name one with a reference", options.platform),
+            reason: format!(
+                "{n} images match {}; name one with a reference",
+                options.platform
+            ),
             present: all_names,
         }),
     }
 }
 
-fn load_manifest(store: &Store, d: &Descriptor, options: &Options) -> Result<(ImageManifest, ImageConfiguration), Error> {
+fn load_manifest(
+    store: &Store,
+    d: &Descriptor,
+    options: &Options,
+) -> Result<(ImageManifest, ImageConfiguration), Error> {
     let manifest: ImageManifest = load(store, d, "image manifest", options)?;
     if let Some(t) = manifest.media_type() {
         if !is(t, &MANIFEST_TYPES) {
-            return Err(Error::Json { what: "image manifest".into(), reason: format!("media type {t} is not an image manifest") });
+            return Err(Error::Json {
+                what: "image manifest".into(),
+                reason: format!("media type {t} is not an image manifest"),
+            });
         }
     }
     let config: ImageConfiguration = load(store, manifest.config(), "image config", options)?;
@@ -349,7 +432,12 @@ pub(crate) fn diff_ids(config: &ImageConfiguration, layers: usize) -> Result<Vec
         });
     }
     ids.iter()
-        .map(|id| Digest::parse(id).map_err(|reason| Error::Json { what: "image config diff_ids".into(), reason }))
+        .map(|id| {
+            Digest::parse(id).map_err(|reason| Error::Json {
+                what: "image config diff_ids".into(),
+                reason,
+            })
+        })
         .collect()
 }
 
@@ -361,13 +449,25 @@ fn layers(manifest: &ImageManifest, config: &ImageConfiguration) -> Result<Vec<L
         .zip(ids)
         .enumerate()
         .map(|(index, (d, diff_id))| {
-            let digest = Digest::parse(d.digest().as_ref()).map_err(|reason| Error::Json { what: format!("layer {index} descriptor"), reason })?;
+            let digest = Digest::parse(d.digest().as_ref()).map_err(|reason| Error::Json {
+                what: format!("layer {index} descriptor"),
+                reason,
+            })?;
             let media = d.media_type().to_string();
             let compression = compression(&media).ok_or_else(|| Error::MediaType {
-                layer: crate::error::LayerId { index, digest: digest.to_string() },
+                layer: crate::error::LayerId {
+                    index,
+                    digest: digest.to_string(),
+                },
                 media_type: media.clone(),
             })?;
-            Ok(LayerRef { path: blob_path(&digest), digest: Some(digest), size: Some(d.size()), compression, diff_id })
+            Ok(LayerRef {
+                path: blob_path(&digest),
+                digest: Some(digest),
+                size: Some(d.size()),
+                compression,
+                diff_id,
+            })
         })
         .collect()
 }

@@ -28,40 +28,80 @@ pub(crate) fn apply_layer(
     limits: &Limits,
     used: &mut u64,
 ) -> Result<(), Error> {
-    let id = LayerId { index, digest: layer.name() };
-    let mismatch = |detail| Error::Mismatch { digest: layer.name(), what: format!("layer {index}"), detail };
+    let id = LayerId {
+        index,
+        digest: layer.name(),
+    };
+    let mismatch = |detail| Error::Mismatch {
+        digest: layer.name(),
+        what: format!("layer {index}"),
+        detail,
+    };
     // The whole blob is checked before use...
     if layer.digest.is_some() || layer.size.is_some() {
         let file = store.open_file(&layer.path)?;
-        Verifier::maybe(file, layer.digest.as_ref(), layer.size).finish().map_err(mismatch)?;
+        Verifier::maybe(file, layer.digest.as_ref(), layer.size)
+            .finish()
+            .map_err(mismatch)?;
     }
     // ...and the bytes actually used are hashed again as they are read.
-    let mut blob = Verifier::maybe(store.open_file(&layer.path)?, layer.digest.as_ref(), layer.size);
+    let mut blob = Verifier::maybe(
+        store.open_file(&layer.path)?,
+        layer.digest.as_ref(),
+        layer.size,
+    );
     let layer_cap = limits.max_layer_bytes;
     let image_room = limits.max_image_bytes.saturating_sub(*used);
-    let (limit, field) = if image_room < layer_cap { (image_room, "max_image_bytes") } else { (layer_cap, "max_layer_bytes") };
-    let too_big = || Error::TooBig { layer: id.clone(), what: "the uncompressed layer".to_owned(), limit, field };
+    let (limit, field) = if image_room < layer_cap {
+        (image_room, "max_image_bytes")
+    } else {
+        (layer_cap, "max_layer_bytes")
+    };
+    let too_big = || Error::TooBig {
+        layer: id.clone(),
+        what: "the uncompressed layer".to_owned(),
+        limit,
+        field,
+    };
     let is_cap = |e: &io::Error| e.to_string() == CAP_EXCEEDED;
 
     let (err, diff) = {
         let compressed: &mut dyn Read = &mut blob;
         let decompressed: Box<dyn Read + '_> = match layer.compression {
             Compression::None => Box::new(compressed),
-            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(compressed))),
+            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(
+                compressed,
+            ))),
             Compression::Zstd => Box::new(
-                ruzstd::decoding::StreamingDecoder::new_with_max_window_size(compressed, ZSTD_MAX_WINDOW).map_err(|e| {
-                    Error::Layer { layer: id.clone(), after: String::new(), source: io::Error::other(format!("zstd: {e}")) }
+                ruzstd::decoding::StreamingDecoder::new_with_max_window_size(
+                    compressed,
+                    ZSTD_MAX_WINDOW,
+                )
+                .map_err(|e| Error::Layer {
+                    layer: id.clone(),
+                    after: String::new(),
+                    source: io::Error::other(format!("zstd: {e}")),
                 })?,
             ),
         };
-        let capped = Capped { inner: decompressed, limit, read: 0 };
+        let capped = Capped {
+            inner: decompressed,
+            limit,
+            read: 0,
+        };
         let mut plain = Verifier::new(capped, &layer.diff_id, None);
-        let caps = HeaderCaps { long_name: limits.max_name_header, pax: limits.max_pax_header };
+        let caps = HeaderCaps {
+            long_name: limits.max_name_header,
+            pax: limits.max_pax_header,
+        };
         let mut entries = 0u64;
         let result = tarstream::walk(&mut plain, caps, |member, data, _| {
             entries += 1;
             if entries > limits.max_entries {
-                let reason = format!("more than {} entries in one layer (Limits::max_entries)", limits.max_entries);
+                let reason = format!(
+                    "more than {} entries in one layer (Limits::max_entries)",
+                    limits.max_entries
+                );
                 return Err((member.display_path(), ApplyError::Reject(reason)));
             }
             apply(fs, spool, index, member, data).map_err(|e| (member.display_path(), e))
@@ -69,12 +109,31 @@ pub(crate) fn apply_layer(
         let err = match result {
             Ok(()) => None,
             Err(TarError::Io { source, .. }) if is_cap(&source) => Some(too_big()),
-            Err(TarError::Io { after, source }) => Some(Error::Layer { layer: id.clone(), after, source }),
-            Err(TarError::Entry { entry, reason }) => Some(Error::Entry { layer: id.clone(), entry, reason }),
-            Err(TarError::Callback((entry, ApplyError::Reject(reason)))) => Some(Error::Entry { layer: id.clone(), entry, reason }),
+            Err(TarError::Io { after, source }) => Some(Error::Layer {
+                layer: id.clone(),
+                after,
+                source,
+            }),
+            Err(TarError::Entry { entry, reason }) => Some(Error::Entry {
+                layer: id.clone(),
+                entry,
+                reason,
+            }),
+            Err(TarError::Callback((entry, ApplyError::Reject(reason)))) => Some(Error::Entry {
+                layer: id.clone(),
+                entry,
+                reason,
+            }),
             Err(TarError::Callback((_, ApplyError::Read(e)))) if is_cap(&e) => Some(too_big()),
-            Err(TarError::Callback((entry, ApplyError::Read(source)))) => Some(Error::Layer { layer: id.clone(), after: entry, source }),
-            Err(TarError::Callback((_, ApplyError::Spool(source)))) => Some(Error::Spool { dir: spool.dir().to_owned(), source }),
+            Err(TarError::Callback((entry, ApplyError::Read(source)))) => Some(Error::Layer {
+                layer: id.clone(),
+                after: entry,
+                source,
+            }),
+            Err(TarError::Callback((_, ApplyError::Spool(source)))) => Some(Error::Spool {
+                dir: spool.dir().to_owned(),
+                source,
+            }),
         };
         match err {
             Some(err) => {

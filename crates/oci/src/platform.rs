@@ -17,7 +17,11 @@ pub struct Platform {
 
 impl Default for Platform {
     fn default() -> Self {
-        Platform { os: "linux".into(), architecture: "amd64".into(), variant: None }
+        Platform {
+            os: "linux".into(),
+            architecture: "amd64".into(),
+            variant: None,
+        }
     }
 }
 
@@ -26,13 +30,25 @@ impl FromStr for Platform {
 
     fn from_str(s: &str) -> Result<Self, String> {
         let parts: Vec<&str> = s.split('/').collect();
-        let ok = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+        let ok = |p: &str| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        };
         match parts[..] {
-            [os, arch] if ok(os) && ok(arch) => Ok(Platform { os: os.into(), architecture: arch.into(), variant: None }),
-            [os, arch, variant] if ok(os) && ok(arch) && ok(variant) => {
-                Ok(Platform { os: os.into(), architecture: arch.into(), variant: Some(variant.into()) })
-            }
-            _ => Err(format!("invalid platform {s:?}: expected OS/ARCH or OS/ARCH/VARIANT, e.g. linux/amd64")),
+            [os, arch] if ok(os) && ok(arch) => Ok(Platform {
+                os: os.into(),
+                architecture: arch.into(),
+                variant: None,
+            }),
+            [os, arch, variant] if ok(os) && ok(arch) && ok(variant) => Ok(Platform {
+                os: os.into(),
+                architecture: arch.into(),
+                variant: Some(variant.into()),
+            }),
+            _ => Err(format!(
+                "invalid platform {s:?}: expected OS/ARCH or OS/ARCH/VARIANT, e.g. linux/amd64"
+            )),
         }
     }
 }

@@ -59,14 +59,21 @@ impl Rootfs {
                     (i.leaf.clone(), i.meta.clone(), Some(*ino))
                 }
             };
-            out.push(Entry { path: path.to_owned(), kind, meta, inode });
+            out.push(Entry {
+                path: path.to_owned(),
+                kind,
+                meta,
+                inode,
+            });
         });
         out
     }
 
     /// The object at `path` (no leading `/`), not following symlinks.
     pub fn get(&self, path: &str) -> Option<Entry> {
-        self.entries().into_iter().find(|e| e.path == path.trim_start_matches('/'))
+        self.entries()
+            .into_iter()
+            .find(|e| e.path == path.trim_start_matches('/'))
     }
 
     /// The root directory's metadata (layers' entries for `/` are ignored,
@@ -108,8 +115,14 @@ impl Rootfs {
                 }
                 (Kind::Dir, _) => kiln_initramfs::Kind::Dir,
                 (Kind::Symlink(t), _) => kiln_initramfs::Kind::Symlink(t.clone()),
-                (Kind::CharDev { major, minor }, _) => kiln_initramfs::Kind::CharDev { major: *major, minor: *minor },
-                (Kind::BlockDev { major, minor }, _) => kiln_initramfs::Kind::BlockDev { major: *major, minor: *minor },
+                (Kind::CharDev { major, minor }, _) => kiln_initramfs::Kind::CharDev {
+                    major: *major,
+                    minor: *minor,
+                },
+                (Kind::BlockDev { major, minor }, _) => kiln_initramfs::Kind::BlockDev {
+                    major: *major,
+                    minor: *minor,
+                },
                 (Kind::Fifo, _) => kiln_initramfs::Kind::Fifo,
             };
             let mut entry = kiln_initramfs::Entry::new(&e.path, e.meta.mode, kind);
@@ -117,7 +130,10 @@ impl Rootfs {
             entry.gid = e.meta.gid;
             tree.insert(entry)?;
         }
-        Ok(TreeConversion { tree, dropped_xattrs: dropped })
+        Ok(TreeConversion {
+            tree,
+            dropped_xattrs: dropped,
+        })
     }
 
     fn data(&self, c: &Contents) -> Result<Data, Error> {
@@ -128,7 +144,11 @@ impl Rootfs {
                     dir: self.spool.dir().to_owned(),
                     source: io::Error::other("no spool file"),
                 })?;
-                Data::Slice(FileSlice { file, offset: *offset, len: *len })
+                Data::Slice(FileSlice {
+                    file,
+                    offset: *offset,
+                    len: *len,
+                })
             }
         })
     }
@@ -136,7 +156,11 @@ impl Rootfs {
 
 fn walk(dir: &Dir, prefix: &str, f: &mut dyn FnMut(&str, &Node)) {
     for (name, child) in &dir.children {
-        let path = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+        let path = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}/{name}")
+        };
         f(&path, &child.node);
         if let Node::Dir(d) = &child.node {
             walk(d, &path, f);

@@ -63,7 +63,12 @@ pub(crate) struct Spool {
 
 impl Spool {
     pub(crate) fn new(dir: &Path, inline_max: u64) -> Spool {
-        Spool { dir: dir.to_owned(), inline_max, file: None, len: 0 }
+        Spool {
+            dir: dir.to_owned(),
+            inline_max,
+            file: None,
+            len: 0,
+        }
     }
 
     pub(crate) fn dir(&self) -> &Path {
@@ -85,7 +90,9 @@ impl Spool {
     pub(crate) fn store(&mut self, data: &mut dyn Read, size: u64) -> Result<Contents, StoreError> {
         if size <= self.inline_max {
             let mut buf = Vec::with_capacity(size as usize);
-            data.take(size).read_to_end(&mut buf).map_err(StoreError::Read)?;
+            data.take(size)
+                .read_to_end(&mut buf)
+                .map_err(StoreError::Read)?;
             if buf.len() as u64 != size {
                 return Err(StoreError::Read(io::ErrorKind::UnexpectedEof.into()));
             }
@@ -100,14 +107,17 @@ impl Spool {
         let mut buf = vec![0u8; 64 * 1024];
         let mut done = 0u64;
         while done < size {
-            let want = buf.len().min(usize::try_from(size - done).unwrap_or(usize::MAX));
+            let want = buf
+                .len()
+                .min(usize::try_from(size - done).unwrap_or(usize::MAX));
             let n = match data.read(&mut buf[..want]) {
                 Ok(0) => return Err(StoreError::Read(io::ErrorKind::UnexpectedEof.into())),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(StoreError::Read(e)),
             };
-            file.write_all_at(&buf[..n], offset + done).map_err(StoreError::Spool)?;
+            file.write_all_at(&buf[..n], offset + done)
+                .map_err(StoreError::Spool)?;
             done += n as u64;
         }
         self.len += size;
@@ -119,7 +129,10 @@ impl Spool {
         match contents {
             Contents::Inline(b) => Ok(b.clone()),
             Contents::Spooled { offset, len } => {
-                let file = self.file.as_ref().ok_or_else(|| io::Error::other("no spool file"))?;
+                let file = self
+                    .file
+                    .as_ref()
+                    .ok_or_else(|| io::Error::other("no spool file"))?;
                 let mut buf = vec![0u8; usize::try_from(*len).map_err(io::Error::other)?];
                 file.read_exact_at(&mut buf, *offset)?;
                 Ok(buf)
@@ -151,7 +164,14 @@ mod tests {
         assert_eq!(big2, Contents::Spooled { offset: 11, len: 7 });
         assert_eq!(spool.read(&big).unwrap(), b"hello world");
         assert_eq!(spool.read(&big2).unwrap(), b"second!");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "the spool file is unlinked");
-        assert!(matches!(spool.store(&mut &b"short"[..], 9), Err(StoreError::Read(_))));
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "the spool file is unlinked"
+        );
+        assert!(matches!(
+            spool.store(&mut &b"short"[..], 9),
+            Err(StoreError::Read(_))
+        ));
     }
 }

@@ -34,7 +34,10 @@ impl Store {
         let file = File::open(path).map_err(Error::io(path))?;
         let mut members = BTreeMap::new();
         let mut links = Vec::new();
-        let caps = HeaderCaps { long_name: 4096, pax: 64 * 1024 };
+        let caps = HeaderCaps {
+            long_name: 4096,
+            pax: 64 * 1024,
+        };
         let result = tarstream::walk(io::BufReader::new(file), caps, |m, _, offset| {
             let Some(name) = clean(&String::from_utf8_lossy(&m.path)) else {
                 return Ok::<(), ()>(());
@@ -44,7 +47,8 @@ impl Store {
                     members.insert(name, (offset, m.size));
                 }
                 b'2' => {
-                    let target = String::from_utf8_lossy(m.link.as_deref().unwrap_or_default()).into_owned();
+                    let target =
+                        String::from_utf8_lossy(m.link.as_deref().unwrap_or_default()).into_owned();
                     let dir = name.rsplit_once('/').map_or("", |(d, _)| d);
                     if let Some(target) = clean(&format!("{dir}/{target}")) {
                         links.push((name, target));
@@ -54,13 +58,20 @@ impl Store {
             }
             Ok(())
         });
-        let format = |reason: String| Error::Format { path: path.to_owned(), reason };
+        let format = |reason: String| Error::Format {
+            path: path.to_owned(),
+            reason,
+        };
         match result {
             Ok(()) => {}
             Err(TarError::Io { after, source }) => {
-                return Err(format(format!("not a readable tar archive (after {after:?}): {source}")))
+                return Err(format(format!(
+                    "not a readable tar archive (after {after:?}): {source}"
+                )))
             }
-            Err(TarError::Entry { entry, reason }) => return Err(format(format!("entry {entry:?}: {reason}"))),
+            Err(TarError::Entry { entry, reason }) => {
+                return Err(format(format!("entry {entry:?}: {reason}")))
+            }
             Err(TarError::Callback(())) => unreachable!("the callback does not fail"),
         }
         for _ in 0..MAX_MEMBER_LINKS {
@@ -74,7 +85,10 @@ impl Store {
                 members.entry(name).or_insert(found);
             }
         }
-        Ok(Store::Tar { path: path.to_owned(), members })
+        Ok(Store::Tar {
+            path: path.to_owned(),
+            members,
+        })
     }
 
     /// The image's path as given.
@@ -108,7 +122,10 @@ impl Store {
 
     /// Opens a file for reading; it ends at the file's size.
     pub(crate) fn open_file(&self, name: &str) -> Result<Box<dyn Read + Send>, Error> {
-        let missing = || Error::MissingBlob { digest: name.to_owned(), what: "file".to_owned() };
+        let missing = || Error::MissingBlob {
+            digest: name.to_owned(),
+            what: "file".to_owned(),
+        };
         let clean_name = clean(name).ok_or_else(missing)?;
         match self {
             Store::Dir(dir) => {
@@ -122,7 +139,8 @@ impl Store {
             Store::Tar { path, members } => {
                 let (offset, size) = *members.get(&clean_name).ok_or_else(missing)?;
                 let mut file = File::open(path).map_err(Error::io(path))?;
-                file.seek(SeekFrom::Start(offset)).map_err(Error::io(path))?;
+                file.seek(SeekFrom::Start(offset))
+                    .map_err(Error::io(path))?;
                 Ok(Box::new(io::BufReader::new(file).take(size)))
             }
         }
@@ -169,7 +187,10 @@ mod tests {
 
     #[test]
     fn names_are_cleaned_and_kept_inside() {
-        assert_eq!(clean("./blobs//sha256/ab").as_deref(), Some("blobs/sha256/ab"));
+        assert_eq!(
+            clean("./blobs//sha256/ab").as_deref(),
+            Some("blobs/sha256/ab")
+        );
         assert_eq!(clean("/manifest.json").as_deref(), Some("manifest.json"));
         assert_eq!(clean("../x"), None);
         assert_eq!(clean("a/../../x"), None);

@@ -94,19 +94,33 @@ pub(crate) fn walk<R: Read, E>(
             entry: String::from_utf8_lossy(&header_path).into_owned(),
             reason,
         };
-        let read_ext = |entry: &mut dyn Read, cap: u64, what: &str| -> Result<Vec<u8>, TarError<E>> {
-            if size > cap {
-                return Err(reject(format!("oversize {what} header ({size} bytes, limit {cap})")));
-            }
-            let mut data = Vec::with_capacity(size as usize);
-            entry.take(cap).read_to_end(&mut data).map_err(io_err(&after))?;
-            Ok(data)
-        };
+        let read_ext =
+            |entry: &mut dyn Read, cap: u64, what: &str| -> Result<Vec<u8>, TarError<E>> {
+                if size > cap {
+                    return Err(reject(format!(
+                        "oversize {what} header ({size} bytes, limit {cap})"
+                    )));
+                }
+                let mut data = Vec::with_capacity(size as usize);
+                entry
+                    .take(cap)
+                    .read_to_end(&mut data)
+                    .map_err(io_err(&after))?;
+                Ok(data)
+            };
         match kind {
             EntryType::GNULongName | EntryType::GNULongLink => {
-                let what = if kind == EntryType::GNULongName { "GNU long name" } else { "GNU long link" };
+                let what = if kind == EntryType::GNULongName {
+                    "GNU long name"
+                } else {
+                    "GNU long link"
+                };
                 let data = read_ext(&mut entry, caps.long_name, what)?;
-                let slot = if kind == EntryType::GNULongName { &mut pending.long_name } else { &mut pending.long_link };
+                let slot = if kind == EntryType::GNULongName {
+                    &mut pending.long_name
+                } else {
+                    &mut pending.long_link
+                };
                 if slot.is_some() {
                     return Err(reject(format!("two {what} headers for one member")));
                 }
@@ -159,10 +173,20 @@ fn pax_number(value: &[u8], key: &str) -> Result<u64, String> {
     std::str::from_utf8(value)
         .ok()
         .and_then(|v| v.parse().ok())
-        .ok_or_else(|| format!("PAX {key} {:?} is not a number", String::from_utf8_lossy(value)))
+        .ok_or_else(|| {
+            format!(
+                "PAX {key} {:?} is not a number",
+                String::from_utf8_lossy(value)
+            )
+        })
 }
 
-fn member(header: &tar::Header, header_path: Vec<u8>, size: u64, ext: Pending) -> Result<Member, String> {
+fn member(
+    header: &tar::Header,
+    header_path: Vec<u8>,
+    size: u64,
+    ext: Pending,
+) -> Result<Member, String> {
     let kind = header.entry_type();
     let bad = |what: &'static str| move |e: io::Error| format!("bad {what} field: {e}");
     let mut m = Member {
@@ -177,8 +201,14 @@ fn member(header: &tar::Header, header_path: Vec<u8>, size: u64, ext: Pending) -
         xattrs: Vec::new(),
     };
     if matches!(kind, EntryType::Char | EntryType::Block) {
-        let major = header.device_major().map_err(bad("device major"))?.unwrap_or(0);
-        let minor = header.device_minor().map_err(bad("device minor"))?.unwrap_or(0);
+        let major = header
+            .device_major()
+            .map_err(bad("device major"))?
+            .unwrap_or(0);
+        let minor = header
+            .device_minor()
+            .map_err(bad("device minor"))?
+            .unwrap_or(0);
         m.dev = (major, minor);
     }
     if kind == EntryType::GNUSparse {
@@ -188,7 +218,9 @@ fn member(header: &tar::Header, header_path: Vec<u8>, size: u64, ext: Pending) -
     if let Some(pax) = &ext.pax {
         for record in PaxExtensions::new(pax) {
             let record = record.map_err(|e| format!("malformed PAX header: {e}"))?;
-            let key = record.key().map_err(|_| "malformed PAX header".to_owned())?;
+            let key = record
+                .key()
+                .map_err(|_| "malformed PAX header".to_owned())?;
             let value = record.value_bytes();
             match key {
                 "path" => pax_path = Some(value.to_vec()),
@@ -207,7 +239,8 @@ fn member(header: &tar::Header, header_path: Vec<u8>, size: u64, ext: Pending) -
                     return Err("sparse files are not supported".to_owned())
                 }
                 k if k.starts_with("SCHILY.xattr.") => {
-                    m.xattrs.push((k["SCHILY.xattr.".len()..].to_owned(), value.to_vec()));
+                    m.xattrs
+                        .push((k["SCHILY.xattr.".len()..].to_owned(), value.to_vec()));
                 }
                 _ => {}
             }
@@ -223,7 +256,12 @@ fn member(header: &tar::Header, header_path: Vec<u8>, size: u64, ext: Pending) -
 
 /// The PAX value, else the GNU one, else the header's; PAX and GNU must
 /// agree when both are there.
-fn pick(what: &str, pax: Option<Vec<u8>>, gnu: Option<Vec<u8>>, header: Vec<u8>) -> Result<Vec<u8>, String> {
+fn pick(
+    what: &str,
+    pax: Option<Vec<u8>>,
+    gnu: Option<Vec<u8>>,
+    header: Vec<u8>,
+) -> Result<Vec<u8>, String> {
     match (pax, gnu) {
         (Some(p), Some(g)) if p != g => Err(format!(
             "PAX and GNU headers disagree on the {what}: {:?} and {:?}",

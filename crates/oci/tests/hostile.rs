@@ -30,7 +30,13 @@ struct Case {
 }
 
 fn case(name: &'static str, layers: Vec<Vec<u8>>, expect: Expect) -> Case {
-    Case { name, layers, compression: Compression::None, tweak: None, expect }
+    Case {
+        name,
+        layers,
+        compression: Compression::None,
+        tweak: None,
+        expect,
+    }
 }
 
 fn tar(f: impl FnOnce(&mut RawTar)) -> Vec<u8> {
@@ -42,7 +48,9 @@ fn tar(f: impl FnOnce(&mut RawTar)) -> Vec<u8> {
 /// A lower layer like a distribution's: /etc/passwd and /etc/shadow.
 fn base() -> Vec<u8> {
     tar(|t| {
-        t.dir("etc", 0o755).file("etc/passwd", 0o644, b"tree passwd\n").file("etc/shadow", 0o600, b"tree shadow\n");
+        t.dir("etc", 0o755)
+            .file("etc/passwd", 0o644, b"tree passwd\n")
+            .file("etc/shadow", 0o600, b"tree shadow\n");
     })
 }
 
@@ -336,7 +344,11 @@ fn run(case: &Case, dir: &Path) -> Result<Rootfs, kiln_oci::Error> {
     let options = Options {
         spool_dir: dir.to_owned(),
         inline_max: 64,
-        limits: Limits { max_layer_bytes: 1 << 20, max_entries: 100, ..Limits::default() },
+        limits: Limits {
+            max_layer_bytes: 1 << 20,
+            max_entries: 100,
+            ..Limits::default()
+        },
         ..Options::default()
     };
     Image::open(dir, &options)?.unpack(&options)
@@ -355,28 +367,45 @@ fn hostile_layers_are_rejected_or_contained() {
             .iter()
             .map(|l| kiln_oci::Digest::sha256(&fixtures::compress(l, case.compression)).to_string())
             .collect();
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match (&case.expect, result) {
-            (Rejected(layer, parts), Err(e)) => {
-                let msg = e.to_string();
-                let named = format!("layer {layer} ({}", layer_digests[*layer]);
-                assert!(msg.contains(&named) || msg.contains(&layer_digests[*layer]), "error does not name {named}: {msg}");
-                for p in *parts {
-                    assert!(msg.contains(p), "error lacks {p:?}: {msg}");
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            match (&case.expect, result) {
+                (Rejected(layer, parts), Err(e)) => {
+                    let msg = e.to_string();
+                    let named = format!("layer {layer} ({}", layer_digests[*layer]);
+                    assert!(
+                        msg.contains(&named) || msg.contains(&layer_digests[*layer]),
+                        "error does not name {named}: {msg}"
+                    );
+                    for p in *parts {
+                        assert!(msg.contains(p), "error lacks {p:?}: {msg}");
+                    }
                 }
+                (Rejected(..), Ok(r)) => panic!("accepted: {:?}", paths(&r)),
+                (Contained(_), Err(e)) => panic!("rejected: {e}"),
+                (Contained(check), Ok(r)) => check(&r),
             }
-            (Rejected(..), Ok(r)) => panic!("accepted: {:?}", paths(&r)),
-            (Contained(_), Err(e)) => panic!("rejected: {e}"),
-            (Contained(check), Ok(r)) => check(&r),
         }));
         if let Err(p) = outcome {
-            let msg = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
             failures.push(format!("{}: {}", case.name, msg.unwrap_or_default()));
         }
         // Nothing but the image's own files was written where the layers were read.
-        let written: Vec<_> = walk(&dir).into_iter().filter(|p| !p.starts_with("blobs") && p != "index.json" && p != "oci-layout").collect();
+        let written: Vec<_> = walk(&dir)
+            .into_iter()
+            .filter(|p| !p.starts_with("blobs") && p != "index.json" && p != "oci-layout")
+            .collect();
         assert!(written.is_empty(), "{}: wrote {written:?}", case.name);
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 fn walk(dir: &Path) -> Vec<String> {
@@ -385,7 +414,12 @@ fn walk(dir: &Path) -> Vec<String> {
     while let Some(d) = todo.pop() {
         for e in std::fs::read_dir(&d).unwrap() {
             let e = e.unwrap();
-            let rel = e.path().strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+            let rel = e
+                .path()
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             if e.file_type().unwrap().is_dir() {
                 todo.push(e.path());
             } else {

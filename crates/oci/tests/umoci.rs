@@ -27,7 +27,14 @@ fn umoci_view(root: &Path) -> View {
             if meta.is_dir() {
                 todo.push(path.clone());
             }
-            all.push((path.strip_prefix(root).unwrap().to_string_lossy().into_owned(), path, meta));
+            all.push((
+                path.strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+                path,
+                meta,
+            ));
         }
     }
     all.sort_by(|a, b| a.0.cmp(&b.0));
@@ -36,7 +43,14 @@ fn umoci_view(root: &Path) -> View {
         let (t, data) = if ft.is_dir() {
             ('d', vec![])
         } else if ft.is_symlink() {
-            ('l', std::fs::read_link(&path).unwrap().to_string_lossy().into_owned().into_bytes())
+            (
+                'l',
+                std::fs::read_link(&path)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+                    .into_bytes(),
+            )
         } else if ft.is_file() {
             ('f', std::fs::read(&path).unwrap())
         } else if ft.is_fifo() {
@@ -44,16 +58,28 @@ fn umoci_view(root: &Path) -> View {
         } else {
             ('?', vec![])
         };
-        let link = (t == 'f' && meta.nlink() > 1).then(|| first_name.entry(meta.ino()).or_insert(rel.clone()).clone());
-        let mode = if t == 'l' { 0o777 } else { meta.mode() & 0o7777 };
+        let link = (t == 'f' && meta.nlink() > 1)
+            .then(|| first_name.entry(meta.ino()).or_insert(rel.clone()).clone());
+        let mode = if t == 'l' {
+            0o777
+        } else {
+            meta.mode() & 0o7777
+        };
         view.insert(rel, (t, mode, data, link));
     }
     view
 }
 
 fn kiln_view(layout: &Path, spool: &Path) -> View {
-    let options = Options { spool_dir: spool.to_owned(), inline_max: 8, ..Options::default() };
-    let rootfs = Image::open(layout, &options).unwrap().unpack(&options).unwrap();
+    let options = Options {
+        spool_dir: spool.to_owned(),
+        inline_max: 8,
+        ..Options::default()
+    };
+    let rootfs = Image::open(layout, &options)
+        .unwrap()
+        .unpack(&options)
+        .unwrap();
     let entries = rootfs.entries();
     let mut count: BTreeMap<usize, usize> = BTreeMap::new();
     for e in &entries {
@@ -73,7 +99,10 @@ fn kiln_view(layout: &Path, spool: &Path) -> View {
             Kind::Fifo => ('p', vec![]),
             _ => ('?', vec![]),
         };
-        let link = e.inode.filter(|i| t == 'f' && count[i] > 1).map(|i| first_name.entry(i).or_insert(e.path.clone()).clone());
+        let link = e
+            .inode
+            .filter(|i| t == 'f' && count[i] > 1)
+            .map(|i| first_name.entry(i).or_insert(e.path.clone()).clone());
         view.insert(e.path.clone(), (t, e.meta.mode, data, link));
     }
     view
@@ -81,7 +110,12 @@ fn kiln_view(layout: &Path, spool: &Path) -> View {
 
 fn pretty(v: &View) -> String {
     v.iter()
-        .map(|(p, (t, m, d, l))| format!("{p} {t} {m:o} {:?} {l:?}\n", String::from_utf8_lossy(&d[..d.len().min(40)])))
+        .map(|(p, (t, m, d, l))| {
+            format!(
+                "{p} {t} {m:o} {:?} {l:?}\n",
+                String::from_utf8_lossy(&d[..d.len().min(40)])
+            )
+        })
         .collect()
 }
 
@@ -93,11 +127,19 @@ fn kiln_unpacks_like_umoci() {
     let tmp = tempfile::tempdir().unwrap();
     let busybox: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
     let mut fifo = fixtures::RawTar::new();
-    fifo.dir("run", 0o755).entry("run/initctl", fixtures::kind::FIFO, 0o600, b"", "").symlink("var/run", "../run");
+    fifo.dir("run", 0o755)
+        .entry("run/initctl", fixtures::kind::FIFO, 0o600, b"", "")
+        .symlink("var/run", "../run");
     let mut images = vec![
         ("busybox-gzip", FixtureImage::busybox(&busybox)),
         // Debian's umoci 0.4.7 reads no zstd layers: plain and gzip only.
-        ("busybox-plain", FixtureImage { compression: Compression::None, ..FixtureImage::busybox(&busybox) }),
+        (
+            "busybox-plain",
+            FixtureImage {
+                compression: Compression::None,
+                ..FixtureImage::busybox(&busybox)
+            },
+        ),
     ];
     let mut three = FixtureImage::busybox(&busybox);
     three.layers.push(fifo.finish());
@@ -117,7 +159,11 @@ fn kiln_unpacks_like_umoci() {
         let ours = kiln_view(&layout, tmp.path());
         assert!(ours.contains_key("etc/kiln-marker"));
         if ours != theirs {
-            panic!("{name}: kiln and umoci differ\n--- kiln\n{}--- umoci\n{}", pretty(&ours), pretty(&theirs));
+            panic!(
+                "{name}: kiln and umoci differ\n--- kiln\n{}--- umoci\n{}",
+                pretty(&ours),
+                pretty(&theirs)
+            );
         }
     }
 }
