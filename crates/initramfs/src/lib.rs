@@ -22,8 +22,9 @@
 //!
 //! The same tree (and the same contents of any [`Data::Path`] files) always
 //! produces byte-identical output: entries are written in a fixed path order,
-//! every entry gets the caller's `mtime`, uid/gid 0 and an inode number
-//! assigned sequentially in write order, and xz compression is
+//! every entry gets the caller's `mtime`, its uid/gid (0 unless set) and an
+//! inode number assigned sequentially in write order (hard links share the
+//! first one's), and xz compression is
 //! single-threaded with fixed settings.
 //!
 //! ```
@@ -51,7 +52,7 @@ use std::io;
 use std::path::PathBuf;
 
 pub use newc::{read_newc, ReadEntry};
-pub use tree::{Data, Entry, Kind, Tree};
+pub use tree::{Data, Entry, FileSlice, Kind, Tree};
 pub use xz::{compress_xz, compress_xz_with, decompress_xz, XzOptions};
 
 /// Everything that can go wrong while building, writing or reading an
@@ -143,6 +144,23 @@ pub enum Error {
         source_path: PathBuf,
         /// What is wrong with it.
         reason: &'static str,
+    },
+    /// A [`Data::Slice`] could not be read.
+    #[error("cannot read the contents of {path:?} from its file slice")]
+    ReadSlice {
+        /// The archive path of the file.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// A [`Kind::HardLink`] does not name a regular file of the tree.
+    #[error("hard link {path:?} names {target:?}, which is not a regular file of the tree")]
+    HardLink {
+        /// The (normalized) path of the link.
+        path: String,
+        /// Its target.
+        target: String,
     },
     /// Writing the archive to the output failed.
     #[error("cannot write archive entry {path:?}")]

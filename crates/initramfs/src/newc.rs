@@ -1,12 +1,14 @@
 //! Writing and reading `newc` (SVR4, magic `070701`) cpio archives.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use cpio::newc::{Builder, Reader};
 
-use crate::tree::{Data, Entry, Kind, Tree, TRAILER};
+use crate::tree::{Data, Entry, FileSlice, Kind, Tree, TRAILER};
 use crate::Error;
 
 const S_IFDIR: u32 = 0o040_000;
@@ -14,6 +16,7 @@ const S_IFREG: u32 = 0o100_000;
 const S_IFLNK: u32 = 0o120_000;
 const S_IFCHR: u32 = 0o020_000;
 const S_IFBLK: u32 = 0o060_000;
+const S_IFIFO: u32 = 0o010_000;
 const S_IFMT: u32 = 0o170_000;
 
 impl Tree {
@@ -21,53 +24,157 @@ impl Tree {
     /// returns `w`.
     ///
     /// Entries are written in [`Tree::iter`] order (directories before their
-    /// contents). Every entry gets mtime `mtime`, uid and gid 0, inode number
-    /// 1, 2, 3, … in write order, nlink 2 for directories and 1 otherwise,
-    /// and `st_mode` = file type bits | permission bits. Device nodes carry
-    /// their numbers in rdevmajor/rdevminor, symlinks store their target
-    /// (without NUL) as data. The archive ends with a `TRAILER!!!` entry.
-    /// [`Data::Path`] files are streamed from disk here.
+    /// contents). Every entry gets mtime `mtime`, its uid and gid, inode
+    /// number 1, 2, 3, … in write order, nlink 2 for directories and 1
+    /// otherwise, and `st_mode` = file type bits | permission bits. Device
+    /// nodes carry their numbers in rdevmajor/rdevminor, symlinks store their
+    /// target (without NUL) as data. A regular file and its hard links
+    /// ([`Kind::HardLink`]) share the inode number of the first of them
+    /// written, have nlink = their count, and the data goes on the last of
+    /// them (the others have size 0). The archive ends with a `TRAILER!!!`
+    /// entry. [`Data::Path`] and [`Data::Slice`] contents are streamed here.
     pub fn write_newc<W: Write>(&self, mut w: W, mtime: u32) -> Result<W, Error> {
+        let groups = self.link_groups()?;
+        let mut group_ino: HashMap<&str, u32> = HashMap::new();
+        let mut group_seen: HashMap<&str, u32> = HashMap::new();
         for (index, entry) in self.iter().enumerate() {
             let ino = u32::try_from(index + 1).map_err(|_| Error::TooManyEntries)?;
-            w = write_entry(w, entry, ino, mtime)?;
+            let group = match &entry.kind {
+                Kind::HardLink(target) => Some(target.as_str()),
+                Kind::File(_) if groups.contains_key(entry.path.as_str()) => {
+                    Some(entry.path.as_str())
+                }
+                _ => None,
+            };
+            w = match group {
+                None => write_entry(w, entry, None, ino, mtime)?,
+                Some(file) => {
+                    let ino = *group_ino.entry(file).or_insert(ino);
+                    let seen = group_seen.entry(file).or_insert(0);
+                    *seen += 1;
+                    let nlink = groups[file].1;
+                    // The data goes on the last member written.
+                    let data = (*seen == nlink).then_some(groups[file].0);
+                    let link = Link { ino, nlink, data };
+                    write_entry(w, entry, Some(link), ino, mtime)?
+                }
+            };
         }
         cpio::newc::trailer(w).map_err(|source| Error::Write {
             path: TRAILER.to_owned(),
             source,
         })
     }
+
+    /// For each regular file with hard links: its data and the number of
+    /// names it has. Every link must name a regular file of the tree.
+    fn link_groups(&self) -> Result<HashMap<&str, (&Data, u32)>, Error> {
+        let mut groups: HashMap<&str, (&Data, u32)> = HashMap::new();
+        for entry in self.iter() {
+            if let Kind::HardLink(target) = &entry.kind {
+                let data = match self.get(target).map(|e| &e.kind) {
+                    Some(Kind::File(data)) => data,
+                    _ => {
+                        return Err(Error::HardLink {
+                            path: entry.path.clone(),
+                            target: target.clone(),
+                        })
+                    }
+                };
+                groups.entry(target.as_str()).or_insert((data, 1)).1 += 1;
+            }
+        }
+        Ok(groups)
+    }
 }
 
-fn write_entry<W: Write>(w: W, entry: &Entry, ino: u32, mtime: u32) -> Result<W, Error> {
+/// How a member of a hard-link group is written.
+struct Link<'a> {
+    ino: u32,
+    nlink: u32,
+    /// The group's data, on the last member only.
+    data: Option<&'a Data>,
+}
+
+fn write_entry<W: Write>(
+    w: W,
+    entry: &Entry,
+    link: Option<Link>,
+    ino: u32,
+    mtime: u32,
+) -> Result<W, Error> {
     let (type_bits, nlink, (rdev_major, rdev_minor)) = match entry.kind {
         Kind::Dir => (S_IFDIR, 2, (0, 0)),
-        Kind::File(_) => (S_IFREG, 1, (0, 0)),
+        Kind::File(_) | Kind::HardLink(_) => (S_IFREG, 1, (0, 0)),
         Kind::Symlink(_) => (S_IFLNK, 1, (0, 0)),
         Kind::CharDev { major, minor } => (S_IFCHR, 1, (major, minor)),
         Kind::BlockDev { major, minor } => (S_IFBLK, 1, (major, minor)),
+        Kind::Fifo => (S_IFIFO, 1, (0, 0)),
     };
+    let (ino, nlink) = link.as_ref().map_or((ino, nlink), |l| (l.ino, l.nlink));
     let builder = Builder::new(&entry.path)
         .ino(ino)
         .mode(type_bits | entry.mode)
-        .uid(0)
-        .gid(0)
+        .uid(entry.uid)
+        .gid(entry.gid)
         .nlink(nlink)
         .mtime(mtime)
         .rdev_major(rdev_major)
         .rdev_minor(rdev_minor);
+    let data = match (&entry.kind, link) {
+        (_, Some(link)) => link.data,
+        (Kind::File(data), None) => Some(data),
+        _ => None,
+    };
+    match (data, &entry.kind) {
+        (Some(Data::Path(source)), _) => write_path(w, builder, &entry.path, source),
+        (Some(Data::Bytes(data)), _) => write_bytes(w, builder, &entry.path, data),
+        (Some(Data::Slice(slice)), _) => write_slice(w, builder, &entry.path, slice),
+        (None, Kind::Symlink(target)) => write_bytes(w, builder, &entry.path, target.as_bytes()),
+        (None, _) => builder
+            .write(w, 0)
+            .finish()
+            .map_err(write_error(&entry.path)),
+    }
+}
+
+fn write_error(path: &str) -> impl FnOnce(io::Error) -> Error + '_ {
+    move |source| Error::Write {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Streams a range of an open file into the archive with positioned reads.
+fn write_slice<W: Write>(
+    w: W,
+    builder: Builder,
+    path: &str,
+    slice: &FileSlice,
+) -> Result<W, Error> {
+    let size = file_size(path, slice.len)?;
     let write_err = |source| Error::Write {
-        path: entry.path.clone(),
+        path: path.to_owned(),
         source,
     };
-    match &entry.kind {
-        Kind::File(Data::Path(source)) => write_path(w, builder, &entry.path, source),
-        Kind::File(Data::Bytes(data)) => write_bytes(w, builder, &entry.path, data),
-        Kind::Symlink(target) => write_bytes(w, builder, &entry.path, target.as_bytes()),
-        Kind::Dir | Kind::CharDev { .. } | Kind::BlockDev { .. } => {
-            builder.write(w, 0).finish().map_err(write_err)
-        }
+    let mut writer = builder.write(w, size);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut done = 0u64;
+    while done < slice.len {
+        let n = buf
+            .len()
+            .min(usize::try_from(slice.len - done).unwrap_or(usize::MAX));
+        slice
+            .file
+            .read_exact_at(&mut buf[..n], slice.offset + done)
+            .map_err(|source| Error::ReadSlice {
+                path: path.to_owned(),
+                source,
+            })?;
+        writer.write_all(&buf[..n]).map_err(write_err)?;
+        done += n as u64;
     }
+    writer.finish().map_err(write_err)
 }
 
 fn file_size(path: &str, size: u64) -> Result<u32, Error> {

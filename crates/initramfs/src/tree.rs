@@ -3,7 +3,9 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::Error;
 
@@ -26,6 +28,36 @@ pub enum Data {
     /// [`Tree::write_newc`]. Only its contents are used: its mode, owner and
     /// timestamps are ignored.
     Path(PathBuf),
+    /// `len` bytes at `offset` of an open file (e.g. an unlinked spool file
+    /// shared by many entries), read with positioned reads by
+    /// [`Tree::write_newc`].
+    Slice(FileSlice),
+}
+
+/// A byte range of an open file, shared cheaply between entries. Two slices
+/// are equal when they name the same range of the same open file.
+#[derive(Clone)]
+pub struct FileSlice {
+    /// The file (kept open as long as any entry refers to it).
+    pub file: Arc<File>,
+    /// Where the range starts.
+    pub offset: u64,
+    /// How many bytes it has.
+    pub len: u64,
+}
+
+impl PartialEq for FileSlice {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.file, &other.file) && self.offset == other.offset && self.len == other.len
+    }
+}
+
+impl Eq for FileSlice {}
+
+impl fmt::Debug for FileSlice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FileSlice({}+{})", self.offset, self.len)
+    }
 }
 
 impl fmt::Debug for Data {
@@ -33,6 +65,7 @@ impl fmt::Debug for Data {
         match self {
             Data::Bytes(b) => write!(f, "Bytes(<{} bytes>)", b.len()),
             Data::Path(p) => f.debug_tuple("Path").field(p).finish(),
+            Data::Slice(s) => s.fmt(f),
         }
     }
 }
@@ -85,6 +118,14 @@ pub enum Kind {
         /// Minor device number (< 2^20).
         minor: u32,
     },
+    /// A named pipe.
+    Fifo,
+    /// A hard link to the regular file ([`Kind::File`]) at the given
+    /// (normalized) path of the same tree. The archive gives the file and
+    /// all its links one inode number and link count, and the data once, on
+    /// the last of them in write order (as GNU cpio does and the kernel
+    /// expects). Checked when the tree is written.
+    HardLink(String),
 }
 
 /// One file system object in the initramfs.
@@ -98,6 +139,23 @@ pub struct Entry {
     pub mode: u32,
     /// The type of the entry and its type-specific data.
     pub kind: Kind,
+    /// Owner (0 for entries made by the builder methods).
+    pub uid: u32,
+    /// Group (0 for entries made by the builder methods).
+    pub gid: u32,
+}
+
+impl Entry {
+    /// An entry owned by root (uid and gid 0).
+    pub fn new(path: &str, mode: u32, kind: Kind) -> Self {
+        Entry {
+            path: path.to_owned(),
+            mode,
+            kind,
+            uid: 0,
+            gid: 0,
+        }
+    }
 }
 
 impl Entry {
@@ -154,34 +212,22 @@ impl Tree {
         Self::default()
     }
 
-    /// Adds a directory, or sets the mode of an existing one (its contents
+    /// Adds a directory, or sets the mode (and owner) of an existing one (its contents
     /// are kept). Replaces a non-directory at the same path.
     pub fn dir(&mut self, path: &str, mode: u32) -> Result<&mut Self, Error> {
-        self.insert(Entry {
-            path: path.to_owned(),
-            mode,
-            kind: Kind::Dir,
-        })
+        self.insert(Entry::new(path, mode, Kind::Dir))
     }
 
     /// Adds a regular file, replacing any non-directory at the same path.
     pub fn file(&mut self, path: &str, mode: u32, data: Data) -> Result<&mut Self, Error> {
-        self.insert(Entry {
-            path: path.to_owned(),
-            mode,
-            kind: Kind::File(data),
-        })
+        self.insert(Entry::new(path, mode, Kind::File(data)))
     }
 
     /// Adds a symlink (mode `0o777`) pointing at `target`, replacing any
     /// non-directory at the same path.
     pub fn symlink(&mut self, path: &str, target: &str) -> Result<&mut Self, Error> {
         let kind = Kind::Symlink(target.to_owned());
-        self.insert(Entry {
-            path: path.to_owned(),
-            mode: SYMLINK_MODE,
-            kind,
-        })
+        self.insert(Entry::new(path, SYMLINK_MODE, kind))
     }
 
     /// Adds a character device node, e.g. `dev/console` (5, 1).
@@ -193,11 +239,7 @@ impl Tree {
         minor: u32,
     ) -> Result<&mut Self, Error> {
         let kind = Kind::CharDev { major, minor };
-        self.insert(Entry {
-            path: path.to_owned(),
-            mode,
-            kind,
-        })
+        self.insert(Entry::new(path, mode, kind))
     }
 
     /// Adds a block device node.
@@ -209,15 +251,11 @@ impl Tree {
         minor: u32,
     ) -> Result<&mut Self, Error> {
         let kind = Kind::BlockDev { major, minor };
-        self.insert(Entry {
-            path: path.to_owned(),
-            mode,
-            kind,
-        })
+        self.insert(Entry::new(path, mode, kind))
     }
 
-    /// Adds an entry after normalizing its path and creating missing parent
-    /// directories (mode `0o755`).
+    /// Adds an entry after normalizing its path (and a hard link's target)
+    /// and creating missing parent directories (mode `0o755`, root-owned).
     ///
     /// An existing non-directory at the same path is replaced. A directory
     /// inserted over an existing directory only updates its mode. A
@@ -227,6 +265,10 @@ impl Tree {
     pub fn insert(&mut self, entry: Entry) -> Result<&mut Self, Error> {
         let path = normalize(&entry.path)?;
         validate(&path, &entry)?;
+        let mut entry = entry;
+        if let Kind::HardLink(target) = &mut entry.kind {
+            *target = normalize(target)?;
+        }
 
         // Check every ancestor before touching the map.
         let ancestors: Vec<&str> = path.match_indices('/').map(|(i, _)| &path[..i]).collect();
@@ -245,6 +287,8 @@ impl Tree {
             match (existing.is_dir(), entry.is_dir()) {
                 (true, true) => {
                     existing.mode = entry.mode;
+                    existing.uid = entry.uid;
+                    existing.gid = entry.gid;
                     return Ok(self);
                 }
                 (true, false) => return Err(Error::IsDir { path }),
@@ -255,11 +299,7 @@ impl Tree {
         for parent in ancestors {
             self.entries
                 .entry(Key(parent.to_owned()))
-                .or_insert_with(|| Entry {
-                    path: parent.to_owned(),
-                    mode: IMPLICIT_DIR_MODE,
-                    kind: Kind::Dir,
-                });
+                .or_insert_with(|| Entry::new(parent, IMPLICIT_DIR_MODE, Kind::Dir));
         }
         self.entries.insert(key, Entry { path, ..entry });
         Ok(self)
@@ -370,6 +410,12 @@ fn validate(path: &str, entry: &Entry) -> Result<(), Error> {
                 path: path.to_owned(),
                 major: *major,
                 minor: *minor,
+            })
+        }
+        Kind::HardLink(target) if target.is_empty() || target.contains('\0') => {
+            Err(Error::InvalidTarget {
+                path: path.to_owned(),
+                target: target.clone(),
             })
         }
         _ => Ok(()),

@@ -106,7 +106,7 @@ impl Op {
             What::Block(major, minor) => Kind::BlockDev { major: *major, minor: *minor },
         };
         let mode = if matches!(self.what, What::Symlink(_)) { 0o777 } else { self.mode };
-        Entry { path: self.raw_path(), mode, kind }
+        Entry::new(&self.raw_path(), mode, kind)
     }
 }
 

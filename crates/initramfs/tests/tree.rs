@@ -98,11 +98,7 @@ fn insert_replaces_non_directories() {
         tree.get("etc/hostname").unwrap().kind,
         Kind::Symlink("/proc/sys/kernel/hostname".into())
     );
-    tree.insert(Entry {
-        path: "/etc/hostname".into(),
-        mode: 0o600,
-        kind: Kind::File(bytes("b")),
-    })
+    tree.insert(Entry::new("/etc/hostname", 0o600, Kind::File(bytes("b"))))
     .unwrap();
     let entry = tree.get("etc/hostname").unwrap();
     assert_eq!((entry.mode, &entry.kind), (0o600, &Kind::File(bytes("b"))));
