@@ -55,11 +55,12 @@ pub fn shell_steps(linux_version: &str) -> Vec<Step> {
         cmd("uname -r", &[linux_version]),
         cmd("cat /proc/cmdline", &["console=ttyS0"]),
         cmd("ls /", &["bin", "dev", "etc", "init", "proc", "sys"]),
-        // The counter sees a zombie: `sleep 6` never waits for its child `sleep 1`.
-        cmd(&format!("sh -c 'sleep 1 & exec sleep 6' & sleep 3; {COUNT_ZOMBIES}"), &["zombies=[1] procs-seen=1"]),
+        // The counter sees a zombie: `sleep 7` never waits for its child `sleep 1` (a
+        // zombie from about 1 s to 7 s; counted at 4 s).
+        cmd(&format!("sh -c 'sleep 1 & exec sleep 7' & sleep 4; {COUNT_ZOMBIES}"), &["zombies=[1] procs-seen=1"]),
         // An orphan (its parent exits at once) is reaped by PID 1 when it dies, and so is
-        // the zombie above once `sleep 6` has exited.
-        cmd(&format!("sh -c 'sleep 1 &'; sleep 5; {COUNT_ZOMBIES}"), &["zombies=[0] procs-seen=1"]),
+        // the zombie above once `sleep 7` has exited (counted at 10 s).
+        cmd(&format!("sh -c 'sleep 1 &'; sleep 6; {COUNT_ZOMBIES}"), &["zombies=[0] procs-seen=1"]),
         // Job control: Ctrl-C kills the foreground job, whose status is then 128 + SIGINT.
         // The marker comes from the job itself, so the ^C cannot hit the line editor.
         Step::Type { text: "sh -c 'echo :KILN-SLEEP\"\"ING:; exec sleep 600'\n".into(), expect: ":KILN-SLEEPING:".into(), timeout: secs(10) },
