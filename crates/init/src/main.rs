@@ -157,7 +157,8 @@ fn run_onboot(cmd: &Command, env: &[(String, String)], consoles: &[String]) {
                 "onboot {name} still running after {} s; killing it",
                 cmd.timeout_secs
             ));
-            // It runs in its own session: its process group is everything it started.
+            // It runs in its own session: its process group is it and what it started
+            // (unless they left the group, as daemons do).
             let _ = kill_process_group(pid, Signal::KILL);
             match os::wait_child(pid, Some(os::now() + Duration::from_secs(1))) {
                 Waited::Shutdown(action) => shutdown(action, consoles, &[], &[]),
