@@ -1,4 +1,5 @@
 use super::*;
+use kiln_init::policy::Restart;
 
 const MINIMAL: &str = r#"
 name = "t"
@@ -36,24 +37,39 @@ fn bad_values_are_named() {
     let e = ImageSpec::parse("i.toml", &bad_restart).unwrap_err().to_string();
     assert!(e.contains("sometimes") && e.contains("line"), "{e}");
     let bad_name = format!("{MINIMAL}[[init.onboot]]\nname = \"../x\"\ncommand = [\"x\"]\n");
-    assert!(ImageSpec::parse("i.toml", &bad_name).unwrap_err().to_string().contains("log file"));
+    assert!(ImageSpec::parse("i.toml", &bad_name).unwrap_err().to_string().contains("init.onboot.name: invalid name '../x'"));
 }
 
 #[test]
 fn init_section_becomes_init_conf() {
     let text = format!(
-        "{MINIMAL}[init]\nhostname = \"box\"\nenv = {{ GREETING = \"hello world\" }}\n\
+        "{MINIMAL}[init]\nhostname = \"box\"\nenv = {{ GREETING = \"hello world\", A = \"1\" }}\n\
+         [[init.mounts]]\nsource = \"s\"\ntarget = \"/mnt/ro\"\nfstype = \"tmpfs\"\noptions = \"ro,nosuid\"\n\
          [[init.onboot]]\nname = \"hi\"\ncommand = [\"/bin/echo\", \"it's up\"]\n\
-         [[init.services]]\nname = \"tick\"\ncommand = [\"/bin/sh\", \"-c\", \"sleep 1\"]\nrestart = \"on-failure\"\n"
+         [[init.onboot]]\nname = \"slow\"\ncommand = [\"/bin/sleep\", \"9\"]\ntimeout = 3\n\
+         [[init.services]]\nname = \"tick\"\ncommand = [\"/bin/sh\", \"-c\", \"sleep 1\"]\nrestart = \"on-failure\"\nstop_timeout = 4\n\
+         [[init.services]]\nname = \"getty@ttyS1\"\ncommand = [\"/bin/getty\"]\n"
     );
     let s = ImageSpec::parse("i.toml", &text).unwrap();
     let conf = s.init_config();
-    let (back, errors) = Config::parse(&conf.render());
+    let rendered = conf.render();
+    let (back, errors) = Config::parse(&rendered);
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(back, conf);
     assert_eq!(back.hostname.as_deref(), Some("box"));
+    // The order written, not sorted.
+    assert_eq!(back.env, [("GREETING".into(), "hello world".into()), ("A".into(), "1".into())]);
+    assert_eq!(back.mounts[0].options.as_deref(), Some("ro,nosuid"));
     assert_eq!(back.services[0].restart, Restart::OnFailure);
     assert_eq!(back.onboot[0].argv[1], "it's up");
+    assert_eq!(back.onboot[0].timeout_secs, kiln_init::config::DEFAULT_ONBOOT_TIMEOUT_SECS);
+    assert_eq!(back.onboot[1].timeout_secs, 3);
+    assert_eq!(back.services[0].stop_timeout_secs, 4);
+    // No `restart` key: always.
+    assert_eq!(back.services[1].restart, Restart::Always);
+    assert_eq!(back.services[1].stop_timeout_secs, kiln_init::config::DEFAULT_STOP_TIMEOUT_SECS);
+    assert!(rendered.contains("onboot slow timeout=3 /bin/sleep 9\n"), "{rendered}");
+    assert!(rendered.contains("service tick on-failure stop_timeout=4 /bin/sh -c \"sleep 1\"\n"), "{rendered}");
 }
 
 #[test]
@@ -96,4 +112,55 @@ fn iso_budget_checks_each_limit() {
     assert!(over[1].is_ok());
     let typo = format!("{MINIMAL}[iso.budget]\ntotal = 1\n");
     assert!(ImageSpec::parse("i.toml", &typo).unwrap_err().to_string().contains("total"));
+}
+
+
+/// Issue 8: these built fine and were dropped at boot. Now the spec is refused,
+/// naming the file, the line and the key.
+#[test]
+fn bad_init_values_name_file_line_and_key() {
+    let cases: &[(&str, usize, &str)] = &[
+        ("[init]\nhostname = \"my host\\nname\"\n", 9, "init.hostname: invalid hostname 'my host\\nname'"),
+        ("[init]\nenv = { \"A B\" = \"x\" }\n", 9, "init.env: invalid environment variable name 'A B'"),
+        ("[init.env]\nOK = \"1\"\n\"A B\" = \"x\"\n", 10, "init.env: invalid environment variable name 'A B'"),
+        ("[init.env]\nOK = \"two\\nlines\"\n", 9, "init.env.OK: 'two\\nlines' contains a newline"),
+        ("[[init.services]]\nname = \"a\"\ncommand = [\"x\"]\n[[init.services]]\nname = \"a/b\"\ncommand = [\"x\"]\n", 12, "init.services.name: invalid name 'a/b'"),
+        ("[[init.services]]\nname = \"a\"\ncommand = [\"x\"]\n[[init.services]]\nname = \"a\"\ncommand = [\"y\"]\n", 8, "init.services: duplicate service name 'a'"),
+        ("[[init.services]]\nname = \"s\"\ncommand = [\"x\"]\nstop_timeout = 0\n", 11, "init.services.stop_timeout: timeout 0 s out of range"),
+        ("[[init.onboot]]\nname = \"a\"\ncommand = []\n", 10, "init.onboot.command: empty command"),
+        ("[[init.onboot]]\nname = \"a\"\ncommand = [\"sh\", \"-c\", \"a\\nb\"]\n", 10, "init.onboot.command: 'a\\nb' contains a newline"),
+        ("[[init.onboot]]\nname = \"a\"\ncommand = [\"x\"]\ntimeout = 100000\n", 11, "init.onboot.timeout: timeout 100000 s out of range"),
+        ("[[init.mounts]]\nsource = \"a\"\ntarget = \"rel\"\nfstype = \"tmpfs\"\n", 10, "init.mounts.target: mount target 'rel' is not an absolute path"),
+        ("[[init.mounts]]\nsource = \"\"\ntarget = \"/m\"\nfstype = \"tmpfs\"\n", 9, "init.mounts.source: mount source and fstype must not be empty"),
+        ("[init]\nshell = []\n", 9, "init.shell: empty command"),
+        ("[init]\nhostnme = \"x\"\n", 9, "unknown field `hostnme`"),
+    ];
+    for (extra, line, want) in cases {
+        let e = ImageSpec::parse("images/t.toml", &format!("{MINIMAL}{extra}")).unwrap_err().to_string();
+        assert!(e.starts_with("images/t.toml: "), "{e}");
+        assert!(e.contains(&format!("at line {line},")), "want line {line}:\n{e}");
+        assert!(e.contains(want), "want {want:?}:\n{e}");
+    }
+}
+
+/// One rule for names, hostnames and environment keys: the spec accepts
+/// exactly what kiln-init accepts in init.conf.
+#[test]
+fn spec_and_init_conf_agree() {
+    let names = ["web", "getty@ttyS0", "a.b", "x_y-z", "a b", "a/b", "..", "", "ü"];
+    for n in names {
+        let spec = format!("{MINIMAL}[[init.services]]\nname = {n:?}\ncommand = [\"/bin/x\"]\n");
+        let line = format!("service {} always /bin/x\n", kiln_init::config::quote(n));
+        assert_eq!(ImageSpec::parse("i.toml", &spec).is_ok(), Config::parse(&line).1.is_empty(), "name {n:?}");
+    }
+    for h in ["kiln", "kiln-demo", "my host", "a_b", "-x", "h.example"] {
+        let spec = format!("{MINIMAL}[init]\nhostname = {h:?}\n");
+        let line = format!("hostname {}\n", kiln_init::config::quote(h));
+        assert_eq!(ImageSpec::parse("i.toml", &spec).is_ok(), Config::parse(&line).1.is_empty(), "hostname {h:?}");
+    }
+    for k in ["PATH", "_X1", "A B", "1A", "A-B"] {
+        let spec = format!("{MINIMAL}[init]\nenv = {{ {k:?} = \"v\" }}\n");
+        let line = format!("env {}\n", kiln_init::config::quote(&format!("{k}=v")));
+        assert_eq!(ImageSpec::parse("i.toml", &spec).is_ok(), Config::parse(&line).1.is_empty(), "env {k:?}");
+    }
 }

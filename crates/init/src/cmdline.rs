@@ -11,7 +11,7 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use crate::config::parse_env;
+use crate::rules::{check_hostname, parse_env};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Break {
@@ -43,16 +43,17 @@ impl Cmdline {
             match (key, value) {
                 ("rescue", None | Some("1") | Some("yes") | Some("on")) => c.rescue = true,
                 ("rescue", Some("0") | Some("no") | Some("off")) => c.rescue = false,
-                ("hostname", Some(h)) if !h.is_empty() && !h.contains('/') && h.len() <= 64 => {
-                    c.hostname = Some(h.to_string())
-                }
+                ("hostname", Some(h)) => match check_hostname(h) {
+                    Ok(()) => c.hostname = Some(h.to_string()),
+                    Err(e) => c.warn(format!("ignoring kernel option '{word}': {e}")),
+                },
                 ("env", Some(kv)) => match parse_env(kv) {
                     Ok(pair) => c.env.push(pair),
                     Err(e) => c.warn(format!("ignoring kernel option '{word}': {e}")),
                 },
                 ("break", Some("panic")) => c.brk = Some(Break::Panic),
                 ("break", Some("mount")) => c.brk = Some(Break::Mount),
-                ("rescue" | "hostname" | "break", _) => {
+                ("rescue" | "break", _) | ("hostname", None) => {
                     c.warn(format!("ignoring kernel option '{word}': bad value"))
                 }
                 _ => c.warn(format!("ignoring unknown kernel option '{word}'")),
@@ -135,7 +136,7 @@ mod tests {
                 "ignoring unknown kernel option 'kiln.bar=1'",
                 "ignoring kernel option 'kiln.break=fire': bad value",
                 "ignoring kernel option 'kiln.env=nokey': expected KEY=VALUE, got 'nokey'",
-                "ignoring kernel option 'kiln.hostname=': bad value",
+                "ignoring kernel option 'kiln.hostname=': invalid hostname '' (1-64 letters, digits, - and ., starting with a letter or digit)",
             ]
         );
         assert_eq!(c.brk, None);

@@ -4,20 +4,32 @@
 //! # comment
 //! hostname demo
 //! env GREETING="hello world"
-//! mount none /mnt/data tmpfs size=16m,mode=0755
+//! mount none /mnt/data tmpfs ro,nosuid,size=16m
 //! onboot banner /bin/echo 'booted!'
-//! service httpd always /sbin/httpd -f -p 80
+//! onboot slow timeout=120 /bin/setup-disk
+//! service httpd always stop_timeout=5 /sbin/httpd -f -p 80
 //! shell /bin/sh -l
 //! ```
 //!
 //! [`Config::parse`] never fails as a whole: bad lines are returned as
 //! [`ConfigError`]s (with line numbers) and skipped. [`Config::render`]
-//! produces text that parses back to the same `Config`.
+//! produces text that parses back to the same `Config`; [`Config::check`]
+//! says whether it will. The rules for each value are in [`crate::rules`].
+//! With the `serde` feature, `Config` is also the `[init]` table of an image
+//! spec, checked by the same rules while it is deserialized.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
 
+#[cfg(feature = "serde")]
+use crate::config_serde as de;
 use crate::policy::Restart;
+pub use crate::rules::{parse_env, DEFAULT_ONBOOT_TIMEOUT_SECS, DEFAULT_STOP_TIMEOUT_SECS};
+use crate::rules::{
+    check_argv, check_env_key, check_hostname, check_mount, check_name, check_text, check_timeout,
+    parse_secs, shown,
+};
+pub use crate::words::{quote, split_words};
 use core::fmt;
 
 /// Environment every child gets unless overridden (by `env` lines or
@@ -34,44 +46,105 @@ pub const DEFAULT_SHELL: &[&str] = &["/bin/sh", "-l"];
 /// Default hostname when neither config nor command line set one.
 pub const DEFAULT_HOSTNAME: &str = "kiln";
 
+/// The option word of `onboot` lines: `timeout=SECS`.
+const ONBOOT_TIMEOUT: &str = "timeout=";
+/// The option word of `service` lines: `stop_timeout=SECS`.
+const STOP_TIMEOUT: &str = "stop_timeout=";
+
 /// The parsed config. `Config::default()` is what a missing file means.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize), serde(deny_unknown_fields))]
 pub struct Config {
     /// `hostname NAME`.
+    #[cfg_attr(feature = "serde", serde(default, deserialize_with = "de::hostname"))]
     pub hostname: Option<String>,
     /// `env KEY=VALUE` lines, in order (applied over [`DEFAULT_ENV`]).
+    #[cfg_attr(feature = "serde", serde(default, deserialize_with = "de::env"))]
     pub env: Vec<(String, String)>,
     /// `mount SOURCE TARGET FSTYPE [OPTIONS]`, mounted after the built-in table.
+    #[cfg_attr(feature = "serde", serde(default))]
     pub mounts: Vec<ExtraMount>,
-    /// `onboot NAME ARGV...`, run once, in order, each waited for.
+    /// `onboot NAME [timeout=SECS] ARGV...`, run once, in order, each waited for.
+    #[cfg_attr(feature = "serde", serde(default))]
     pub onboot: Vec<Command>,
-    /// `service NAME RESTART ARGV...`, supervised.
+    /// `service NAME RESTART [stop_timeout=SECS] ARGV...`, supervised.
+    #[cfg_attr(feature = "serde", serde(default, deserialize_with = "de::services"))]
     pub services: Vec<Service>,
     /// `shell ARGV...`; `None` means [`DEFAULT_SHELL`].
+    #[cfg_attr(feature = "serde", serde(default, deserialize_with = "de::shell"))]
     pub shell: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize), serde(deny_unknown_fields))]
 pub struct ExtraMount {
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "de::mount_source"))]
     pub source: String,
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "de::mount_target"))]
     pub target: String,
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "de::mount_fstype"))]
     pub fstype: String,
-    /// Comma-separated options, passed to mount(2) as `data`.
+    /// Comma-separated options: mount(8)'s flag words (`ro`, `nosuid`, ...)
+    /// become `MS_*` flags, the rest is passed to mount(2) as `data`
+    /// (see [`crate::mount_options`]).
+    #[cfg_attr(feature = "serde", serde(default, deserialize_with = "de::mount_options"))]
     pub options: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize), serde(deny_unknown_fields))]
 pub struct Command {
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "de::onboot_name"))]
     pub name: String,
+    #[cfg_attr(feature = "serde", serde(rename = "command", deserialize_with = "de::onboot_command"))]
     pub argv: Vec<String>,
+    /// Seconds it may run; then its process group is killed and boot goes on.
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "timeout", default = "de::onboot_timeout_default", deserialize_with = "de::onboot_timeout")
+    )]
+    pub timeout_secs: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize), serde(deny_unknown_fields))]
 pub struct Service {
     /// Also names the log file `/var/log/NAME.log`.
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "de::service_name"))]
     pub name: String,
+    #[cfg_attr(feature = "serde", serde(default = "de::restart_default", deserialize_with = "de::restart"))]
     pub restart: Restart,
+    #[cfg_attr(feature = "serde", serde(rename = "command", deserialize_with = "de::service_command"))]
     pub argv: Vec<String>,
+    /// Seconds between SIGTERM and SIGKILL at shutdown.
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "stop_timeout", default = "de::stop_timeout_default", deserialize_with = "de::stop_timeout")
+    )]
+    pub stop_timeout_secs: u32,
+}
+
+impl Command {
+    /// An `onboot` command with the default timeout.
+    pub fn new(name: &str, argv: &[&str]) -> Command {
+        Command {
+            name: name.to_string(),
+            argv: argv.iter().map(|a| a.to_string()).collect(),
+            timeout_secs: DEFAULT_ONBOOT_TIMEOUT_SECS,
+        }
+    }
+}
+
+impl Service {
+    /// A service with the default stop timeout.
+    pub fn new(name: &str, restart: Restart, argv: &[&str]) -> Service {
+        Service {
+            name: name.to_string(),
+            restart,
+            argv: argv.iter().map(|a| a.to_string()).collect(),
+            stop_timeout_secs: DEFAULT_STOP_TIMEOUT_SECS,
+        }
+    }
 }
 
 /// A bad line; displayed as `/etc/kiln/init.conf:3: unknown keyword 'hostnam'`.
@@ -89,23 +162,22 @@ impl fmt::Display for ConfigError {
 
 impl core::error::Error for ConfigError {}
 
+/// Takes a leading `OPTION=SECS` word off `args`, or returns `default`.
+fn take_secs<'a>(args: &'a [String], option: &str, default: u32) -> Result<(u32, &'a [String]), String> {
+    match args.split_first() {
+        Some((w, rest)) if w.starts_with(option) => Ok((parse_secs(&w[option.len()..])?, rest)),
+        _ => Ok((default, args)),
+    }
+}
+
 impl Config {
     /// Parses the config text. Bad lines are reported and skipped.
     pub fn parse(text: &str) -> (Config, Vec<ConfigError>) {
         let mut cfg = Config::default();
         let mut errors = Vec::new();
         for (i, line) in text.lines().enumerate() {
-            let words = match split_words(line) {
-                Ok(w) => w,
-                Err(message) => {
-                    errors.push(ConfigError {
-                        line: i + 1,
-                        message,
-                    });
-                    continue;
-                }
-            };
-            if let Err(message) = cfg.apply(&words) {
+            let applied = split_words(line).and_then(|words| cfg.apply(&words));
+            if let Err(message) = applied {
                 errors.push(ConfigError {
                     line: i + 1,
                     message,
@@ -151,39 +223,45 @@ impl Config {
                 self.mounts.push(m);
             }
             "onboot" => {
-                want(args.len() >= 2, "onboot NAME ARGV...")?;
+                const USAGE: &str = "onboot NAME [timeout=SECS] ARGV...";
+                want(!args.is_empty(), USAGE)?;
                 check_name(&args[0])?;
+                let (timeout_secs, argv) =
+                    take_secs(&args[1..], ONBOOT_TIMEOUT, DEFAULT_ONBOOT_TIMEOUT_SECS)?;
+                want(!argv.is_empty(), USAGE)?;
+                check_argv(argv)?;
                 self.onboot.push(Command {
                     name: args[0].clone(),
-                    argv: args[1..].to_vec(),
+                    argv: argv.to_vec(),
+                    timeout_secs,
                 });
             }
             "service" => {
-                want(
-                    args.len() >= 3,
-                    "service NAME always|on-failure|never ARGV...",
-                )?;
+                const USAGE: &str =
+                    "service NAME always|on-failure|never [stop_timeout=SECS] ARGV...";
+                want(args.len() >= 2, USAGE)?;
                 check_name(&args[0])?;
                 if self.services.iter().any(|s| s.name == args[0]) {
-                    return Err(format!("duplicate service '{}'", args[0]));
+                    return Err(format!("duplicate service {}", shown(&args[0])));
                 }
-                let restart = Restart::parse(&args[1]).ok_or_else(|| {
-                    format!(
-                        "unknown restart policy '{}' (want always, on-failure or never)",
-                        args[1]
-                    )
-                })?;
+                let restart = Restart::from_word(&args[1])?;
+                let (stop_timeout_secs, argv) =
+                    take_secs(&args[2..], STOP_TIMEOUT, DEFAULT_STOP_TIMEOUT_SECS)?;
+                want(!argv.is_empty(), USAGE)?;
+                check_argv(argv)?;
                 self.services.push(Service {
                     name: args[0].clone(),
                     restart,
-                    argv: args[2..].to_vec(),
+                    argv: argv.to_vec(),
+                    stop_timeout_secs,
                 });
             }
             "shell" => {
                 want(!args.is_empty(), "shell ARGV...")?;
+                check_argv(args)?;
                 self.shell = Some(args.to_vec());
             }
-            other => return Err(format!("unknown keyword '{other}'")),
+            other => return Err(format!("unknown keyword {}", shown(other))),
         }
         Ok(())
     }
@@ -212,12 +290,20 @@ impl Config {
             line(&w);
         }
         for c in &self.onboot {
+            let timeout = format!("{ONBOOT_TIMEOUT}{}", c.timeout_secs);
             let mut w = vec!["onboot", c.name.as_str()];
+            if c.timeout_secs != DEFAULT_ONBOOT_TIMEOUT_SECS {
+                w.push(&timeout);
+            }
             w.extend(c.argv.iter().map(String::as_str));
             line(&w);
         }
         for s in &self.services {
+            let timeout = format!("{STOP_TIMEOUT}{}", s.stop_timeout_secs);
             let mut w = vec!["service", s.name.as_str(), s.restart.as_str()];
+            if s.stop_timeout_secs != DEFAULT_STOP_TIMEOUT_SECS {
+                w.push(&timeout);
+            }
             w.extend(s.argv.iter().map(String::as_str));
             line(&w);
         }
@@ -229,15 +315,48 @@ impl Config {
         out
     }
 
-    /// Validates a `Config` built in code (e.g. by the build tool), with the
-    /// same rules `parse` applies. Returns the first problem found.
+    /// Validates a `Config` built in code (e.g. by the build tool) with the
+    /// rules `parse` applies, and checks that it survives render/parse.
+    /// Returns the first problem, naming the entry.
     pub fn check(&self) -> Result<(), String> {
+        let ctx = |what: String| move |e: String| format!("{what}: {e}");
+        if let Some(h) = &self.hostname {
+            check_hostname(h).map_err(ctx("hostname".into()))?;
+        }
+        for (k, v) in &self.env {
+            check_env_key(k)
+                .and_then(|()| check_text(v))
+                .map_err(ctx(format!("env {}", shown(k))))?;
+        }
+        for m in &self.mounts {
+            check_mount(m).map_err(ctx(format!("mount {}", shown(&m.target))))?;
+        }
+        for c in &self.onboot {
+            check_name(&c.name)
+                .and_then(|()| check_command(&c.argv, ONBOOT_TIMEOUT))
+                .and_then(|()| check_timeout(c.timeout_secs))
+                .map_err(ctx(format!("onboot {}", shown(&c.name))))?;
+        }
+        for (i, s) in self.services.iter().enumerate() {
+            let what = format!("service {}", shown(&s.name));
+            if self.services[..i].iter().any(|t| t.name == s.name) {
+                return Err(format!("{what}: duplicate service name"));
+            }
+            check_name(&s.name)
+                .and_then(|()| check_command(&s.argv, STOP_TIMEOUT))
+                .and_then(|()| check_timeout(s.stop_timeout_secs))
+                .map_err(ctx(what))?;
+        }
+        if let Some(sh) = &self.shell {
+            check_argv(sh).map_err(ctx("shell".into()))?;
+        }
+        // The rules above should make this hold; a rule that misses a case shows here.
         let (back, errors) = Config::parse(&self.render());
         if let Some(e) = errors.first() {
             return Err(e.message.clone());
         }
         if &back != self {
-            return Err("config does not survive render/parse (newline or NUL in a value?)".into());
+            return Err("config does not survive render/parse".into());
         }
         Ok(())
     }
@@ -273,140 +392,43 @@ impl Config {
     }
 }
 
-/// Parses `KEY=VALUE` (KEY: letters, digits, `_`, not starting with a digit).
-pub fn parse_env(word: &str) -> Result<(String, String), String> {
-    let (k, v) = word
-        .split_once('=')
-        .ok_or_else(|| format!("expected KEY=VALUE, got '{word}'"))?;
-    let valid = !k.is_empty()
-        && !k.starts_with(|c: char| c.is_ascii_digit())
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !valid {
-        return Err(format!("invalid environment variable name '{k}'"));
-    }
-    Ok((k.to_string(), v.to_string()))
-}
-
-fn check_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name != "."
-        && name != ".."
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "invalid name '{name}' (use letters, digits, _ - . @)"
-        ))
-    }
-}
-
-fn check_hostname(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.len() > 64 || name.contains(['/', '\0', '\n']) {
-        Err(format!("invalid hostname '{name}'"))
-    } else {
-        Ok(())
-    }
-}
-
-fn check_mount(m: &ExtraMount) -> Result<(), String> {
-    if !m.target.starts_with('/') {
+/// A command whose first word would be read back as the line's option.
+pub(crate) fn check_command(argv: &[String], option: &str) -> Result<(), String> {
+    check_argv(argv)?;
+    if argv[0].starts_with(option) {
         return Err(format!(
-            "mount target '{}' is not an absolute path",
-            m.target
+            "program {} would be read as an option",
+            shown(&argv[0])
         ));
-    }
-    if m.fstype.is_empty() || m.source.is_empty() {
-        return Err("mount source and fstype must not be empty".into());
     }
     Ok(())
 }
 
-/// Splits a line into shell-like words: whitespace separates words,
-/// `'...'` is literal, `"..."` allows `\"`, `\\`, `\$` and `` \` `` escapes,
-/// a backslash outside quotes escapes the next character, and an unquoted
-/// `#` at the start of a word starts a comment. No expansion of any kind.
-pub fn split_words(line: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(core::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            '#' if !in_word => break,
-            '\\' => {
-                let n = chars.next().ok_or("trailing backslash")?;
-                cur.push(n);
-                in_word = true;
-            }
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(n) => cur.push(n),
-                        None => return Err("unterminated single quote".into()),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(n @ ('"' | '\\' | '$' | '`')) => cur.push(n),
-                            Some(n) => {
-                                cur.push('\\');
-                                cur.push(n);
-                            }
-                            None => return Err("unterminated double quote".into()),
-                        },
-                        Some(n) => cur.push(n),
-                        None => return Err("unterminated double quote".into()),
-                    }
-                }
-            }
-            c => {
-                cur.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if in_word {
-        words.push(cur);
-    }
-    Ok(words)
+/// What [`load`] found: the config to use and what to say about it.
+pub struct Loaded {
+    pub config: Config,
+    /// Lines for the console: a missing or unreadable file, bad lines.
+    pub messages: Vec<String>,
 }
 
-/// Quotes a word so that [`split_words`] (and a POSIX shell) read it back
-/// unchanged. Plain words are left alone.
-pub fn quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-./=:,@%+^".contains(c));
-    if plain {
-        return word.to_string();
-    }
-    let mut out = String::with_capacity(word.len() + 2);
-    out.push('"');
-    for c in word.chars() {
-        if matches!(c, '"' | '\\' | '$' | '`') {
-            out.push('\\');
+/// Reads and parses [`crate::CONFIG_PATH`]. A missing or unreadable file
+/// means the defaults, and says so.
+pub fn load(sys: &mut impl crate::sys::Sys) -> Loaded {
+    match sys.read_file(crate::CONFIG_PATH) {
+        Ok(text) => {
+            let (config, errors) = Config::parse(&text);
+            let messages = errors.iter().map(|e| e.to_string()).collect();
+            Loaded { config, messages }
         }
-        out.push(c);
+        Err(e) => Loaded {
+            config: Config::default(),
+            messages: vec![format!(
+                "{}: {}; using the built-in defaults",
+                crate::CONFIG_PATH,
+                crate::sys::errno_text(e)
+            )],
+        },
     }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]

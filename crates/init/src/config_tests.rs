@@ -119,20 +119,20 @@ fn render_round_trips() {
                 options: None,
             },
         ],
-        onboot: vec![Command {
-            name: "greet".into(),
-            argv: vec!["/bin/echo".into(), "".into(), "a b".into(), "it's".into()],
-        }],
-        services: vec![Service {
-            name: "web".into(),
-            restart: Restart::OnFailure,
-            argv: vec![
-                "/bin/httpd".into(),
-                "-f".into(),
-                "\t tab".into(),
-                "ünï".into(),
-            ],
-        }],
+        onboot: vec![
+            Command::new("greet", &["/bin/echo", "", "a b", "it's"]),
+            Command {
+                timeout_secs: 5,
+                ..Command::new("slow", &["/bin/sleep", "timeout=3"])
+            },
+        ],
+        services: vec![
+            Service::new("web", Restart::OnFailure, &["/bin/httpd", "-f", "\t tab", "ünï"]),
+            Service {
+                stop_timeout_secs: 1,
+                ..Service::new("db@1", Restart::Never, &["/bin/db"])
+            },
+        ],
         shell: Some(vec![
             "/bin/sh".into(),
             "-c".into(),
@@ -160,12 +160,100 @@ fn check_rejects_unrepresentable() {
     cfg.env.push(("1BAD".into(), "v".into()));
     assert!(cfg.check().is_err());
     let mut cfg = Config::default();
-    cfg.services.push(Service {
-        name: "a/b".into(),
-        restart: Restart::Always,
-        argv: vec!["/bin/x".into()],
-    });
+    cfg.services.push(Service::new("a/b", Restart::Always, &["/bin/x"]));
     assert!(cfg.check().is_err());
+}
+
+/// `check` names the entry and applies the same rules as `parse` (issue 8:
+/// these built fine and were dropped at boot).
+#[test]
+fn check_names_what_is_wrong() {
+    let err = |f: &dyn Fn(&mut Config)| {
+        let mut cfg = Config::default();
+        f(&mut cfg);
+        cfg.check().unwrap_err()
+    };
+    assert!(
+        err(&|c| c.hostname = Some("my host\nname".into())).starts_with("hostname: invalid hostname 'my host\\nname'"),
+        "{}",
+        err(&|c| c.hostname = Some("my host\nname".into()))
+    );
+    assert_eq!(
+        err(&|c| c.env.push(("A B".into(), "x".into()))),
+        "env 'A B': invalid environment variable name 'A B'"
+    );
+    assert!(err(&|c| c.onboot.push(Command::new("x", &[]))).starts_with("onboot 'x': empty command"));
+    assert!(err(&|c| c.onboot.push(Command { timeout_secs: 0, ..Command::new("x", &["/bin/x"]) }))
+        .starts_with("onboot 'x': timeout 0 s out of range"));
+    assert!(err(&|c| c.onboot.push(Command::new("x", &["timeout=1"]))).contains("would be read as an option"));
+    assert!(err(&|c| {
+        c.services.push(Service::new("s", Restart::Always, &["/bin/a"]));
+        c.services.push(Service::new("s", Restart::Never, &["/bin/b"]));
+    })
+    .contains("duplicate service"));
+    assert!(err(&|c| c.shell = Some(vec![])).starts_with("shell: empty command"));
+    assert!(err(&|c| c.mounts.push(ExtraMount {
+        source: "x".into(),
+        target: "rel".into(),
+        fstype: "tmpfs".into(),
+        options: None
+    }))
+    .starts_with("mount 'rel': mount target 'rel' is not an absolute path"));
+}
+
+#[test]
+fn timeouts_parse_render_and_default() {
+    let text = "onboot a /bin/a\nonboot b timeout=5 /bin/b x\nservice s always /bin/s\nservice t on-failure stop_timeout=2 /bin/t\n";
+    let (cfg, errors) = Config::parse(text);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(cfg.onboot[0].timeout_secs, DEFAULT_ONBOOT_TIMEOUT_SECS);
+    assert_eq!(cfg.onboot[1].timeout_secs, 5);
+    assert_eq!(cfg.onboot[1].argv, ["/bin/b", "x"]);
+    assert_eq!(cfg.services[0].stop_timeout_secs, DEFAULT_STOP_TIMEOUT_SECS);
+    assert_eq!(cfg.services[1].stop_timeout_secs, 2);
+    assert_eq!(cfg.services[1].argv, ["/bin/t"]);
+    // Defaults are not written out; other values are.
+    let rendered = cfg.render();
+    assert!(rendered.contains("onboot a /bin/a\n"), "{rendered}");
+    assert!(rendered.contains("onboot b timeout=5 /bin/b x\n"), "{rendered}");
+    assert!(rendered.contains("service t on-failure stop_timeout=2 /bin/t\n"), "{rendered}");
+    assert_eq!(Config::parse(&rendered).0, cfg);
+
+    let bad = "onboot a timeout=0 /bin/a\nonboot b timeout=x /bin/b\nonboot c timeout=5\nservice s always stop_timeout=99999999 /bin/s\nservice t always stop_timeout=3\n";
+    let (cfg, errors) = Config::parse(bad);
+    let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [1, 2, 3, 4, 5], "{errors:?}");
+    assert!(cfg.onboot.is_empty() && cfg.services.is_empty());
+    assert_eq!(errors[2].message, "usage: onboot NAME [timeout=SECS] ARGV...");
+}
+
+#[test]
+fn load_says_why_it_uses_the_defaults() {
+    use crate::fake_sys::Fake;
+    use rustix::io::Errno;
+    let mut f = Fake::default();
+    let l = load(&mut f);
+    assert_eq!(l.config, Config::default());
+    assert_eq!(
+        l.messages,
+        ["/etc/kiln/init.conf: no such file or directory; using the built-in defaults"]
+    );
+    f.files.insert(crate::CONFIG_PATH, Err(Errno::ISDIR));
+    assert_eq!(
+        load(&mut f).messages,
+        ["/etc/kiln/init.conf: is a directory; using the built-in defaults"]
+    );
+    f.files.insert(crate::CONFIG_PATH, Err(Errno::ILSEQ));
+    assert_eq!(
+        load(&mut f).messages,
+        ["/etc/kiln/init.conf: not UTF-8 text; using the built-in defaults"]
+    );
+    f.files.insert(crate::CONFIG_PATH, Ok("hostname box\nhostnam typo\n".into()));
+    let l = load(&mut f);
+    assert_eq!(l.config.hostname.as_deref(), Some("box"));
+    assert_eq!(l.messages, ["/etc/kiln/init.conf:2: unknown keyword 'hostnam'"]);
+    f.files.insert(crate::CONFIG_PATH, Ok(String::new()));
+    assert!(load(&mut f).messages.is_empty(), "an empty file is fine");
 }
 
 #[test]

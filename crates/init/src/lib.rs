@@ -4,14 +4,18 @@
 //! can be unit-tested without root. The syscall-heavy code lives in the
 //! binary (`src/main.rs` and its modules).
 //!
-//! The build tool uses [`config::Config`] to generate `/etc/kiln/init.conf`:
-//! build a `Config`, call [`config::Config::check`] and then
-//! [`config::Config::render`].
+//! The build tool reads an image spec's `[init]` table straight into a
+//! [`config::Config`] (feature `serde`, checked by the same [`rules`] as
+//! init.conf lines) and writes [`config::Config::render`] to
+//! `/etc/kiln/init.conf`; a `Config` built in code is checked with
+//! [`config::Config::check`].
 //!
 //! The crate is `no_std` (with `alloc`) because the binary is: it runs with no
 //! libc at all, on rustix's raw system calls and origin's program start.
 
 #![no_std]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![forbid(unsafe_code)]
 
 extern crate alloc;
 #[cfg(test)]
@@ -28,14 +32,24 @@ use prelude::*;
 
 pub mod cmdline;
 pub mod config;
+#[cfg(feature = "serde")]
+mod config_serde;
 pub mod consoles;
+#[cfg(test)]
+mod fake_sys;
+pub mod mount_options;
 pub mod mounts;
 pub mod policy;
+pub mod rules;
+pub mod stop;
 pub mod sys;
+pub mod unmount;
+pub mod words;
 
 pub use cmdline::Cmdline;
 pub use config::{Command, Config, ConfigError, ExtraMount, Service};
 pub use policy::{Backoff, Exit, Restart};
+pub use stop::Action;
 
 /// Path of the config file inside the image.
 pub const CONFIG_PATH: &str = "/etc/kiln/init.conf";

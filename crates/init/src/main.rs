@@ -5,6 +5,8 @@
 
 #![no_std]
 #![no_main]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 extern crate alloc;
 extern crate origin; // links `_start`; without this line the entry point is 0
@@ -15,19 +17,20 @@ mod spawn;
 mod supervisor;
 
 use kiln_init::cmdline::{Break, Cmdline};
-use kiln_init::config::Config;
+use kiln_init::config::{self, Command};
 use kiln_init::consoles::{parse_proc_consoles, FALLBACK_CONSOLE};
 use kiln_init::mounts::mount_all;
-use kiln_init::{boot_marker, format_secs, CONFIG_PATH};
+use kiln_init::{boot_marker, format_secs, Exit};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
 use core::time::Duration;
-use os::log;
+use os::{log, Waited};
 use rustix::fs::Mode;
+use rustix::process::{kill_process_group, Signal};
 use rustix::runtime::{How, KernelSigSet};
-use shutdown::fatal;
+use shutdown::{fatal, shutdown};
 use spawn::{spawn, Stdio};
 use supervisor::Supervisor;
 
@@ -46,8 +49,9 @@ fn origin_main(_argc: usize, _argv: *mut *mut u8, _envp: *mut *mut u8) -> i32 {
         let _ = os::write_all(os::stderr(), b"kiln-init: must run as pid 1\n");
         return 1;
     }
-    // Every signal is taken synchronously in the supervisor's loop.
-    // SAFETY: blocking signals is always sound; no handlers are installed.
+    // Every signal is taken synchronously, with sigtimedwait.
+    // SAFETY: there is no libc reserving signals, and nothing in this process
+    // (neither PID 1 nor origin) relies on a signal being delivered.
     let _ = unsafe { rustix::runtime::kernel_sigprocmask(How::BLOCK, Some(&KernelSigSet::all())) };
     // Ctrl-Alt-Del sends SIGINT to us instead of rebooting at once.
     let _ = rustix::system::reboot(rustix::system::RebootCommand::CadOff);
@@ -57,19 +61,18 @@ fn origin_main(_argc: usize, _argv: *mut *mut u8, _envp: *mut *mut u8) -> i32 {
 }
 
 fn boot() -> ! {
-    let (config, config_errors) = match os::read_to_string(CONFIG_PATH) {
-        Some(text) => Config::parse(&text),
-        None => Default::default(),
-    };
+    let config::Loaded { config, messages } = config::load(&mut os::RealSys);
 
     // 1. Mounts.
     let mounted = mount_all(&mut os::RealSys, &config.mounts);
     // Only now can /dev/console be opened if the kernel could not (devtmpfs is up).
     os::ensure_stdio();
-    let mounted = mounted.unwrap_or_else(|msg| fatal(&msg));
+    if let Err(msg) = mounted {
+        fatal(&msg);
+    }
     let mut stages = vec![("mounts", os::now())];
-    for e in &config_errors {
-        log(&e.to_string());
+    for m in &messages {
+        log(m);
     }
 
     let cmdline = Cmdline::parse(&os::read_to_string("/proc/cmdline").unwrap_or_default());
@@ -91,17 +94,17 @@ fn boot() -> ! {
     }
     let env = config.environment(&cmdline.env);
 
-    // 2. onboot commands, in order, each waited for.
+    // 2. onboot commands, in order, each waited for (up to its timeout).
+    let consoles = find_consoles();
     for cmd in &config.onboot {
-        run_onboot(&cmd.name, &cmd.argv, &env);
+        run_onboot(cmd, &env, &consoles);
     }
     stages.push(("onboot", os::now()));
 
     // 3. Services.
-    let consoles = find_consoles();
-    let mut sup = Supervisor::new(env, consoles.clone(), mounted);
+    let mut sup = Supervisor::new(env, consoles.clone());
     for s in &config.services {
-        sup.add_service(s.name.clone(), s.restart, s.argv.clone());
+        sup.add_service(s);
     }
     stages.push(("services", os::now()));
 
@@ -133,18 +136,40 @@ fn find_consoles() -> Vec<String> {
     }
 }
 
-fn run_onboot(name: &str, argv: &[String], env: &[(String, String)]) {
-    let pid = match spawn(argv, env, "/", Stdio::Inherit) {
+/// Runs one `onboot` command and waits for it, up to its timeout; then its
+/// process group is killed. A shutdown request meanwhile is carried out.
+fn run_onboot(cmd: &Command, env: &[(String, String)], consoles: &[String]) {
+    let name = &cmd.name;
+    let pid = match spawn(&cmd.argv, env, "/", Stdio::Inherit) {
         Ok(pid) => pid,
         Err(e) => {
             log(&format!("onboot {name}: cannot start: {e}"));
             return;
         }
     };
-    match os::wait_for(pid) {
-        Some(kiln_init::Exit::Code(0)) | None => {}
-        Some(kiln_init::Exit::Code(n)) => log(&format!("onboot {name} failed: exit status {n}")),
-        Some(kiln_init::Exit::Signal(s)) => log(&format!("onboot {name} killed by signal {s}")),
+    let timeout = Duration::from_secs(u64::from(cmd.timeout_secs));
+    let exit = match os::wait_child(pid, Some(os::now() + timeout)) {
+        Waited::Exited(exit) => exit,
+        Waited::Gone => return,
+        Waited::Shutdown(action) => shutdown(action, consoles, &[], &[]),
+        Waited::TimedOut => {
+            log(&format!(
+                "onboot {name} still running after {} s; killing it",
+                cmd.timeout_secs
+            ));
+            // It runs in its own session: its process group is it and what it started
+            // (unless they left the group, as daemons do).
+            let _ = kill_process_group(pid, Signal::KILL);
+            match os::wait_child(pid, Some(os::now() + Duration::from_secs(1))) {
+                Waited::Shutdown(action) => shutdown(action, consoles, &[], &[]),
+                _ => return,
+            }
+        }
+    };
+    match exit {
+        Exit::Code(0) => {}
+        Exit::Code(n) => log(&format!("onboot {name} failed: exit status {n}")),
+        Exit::Signal(s) => log(&format!("onboot {name} killed by signal {s}")),
     }
 }
 

@@ -4,13 +4,10 @@
 use crate::prelude::*;
 
 use crate::config::ExtraMount;
+pub use crate::mount_options::{MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RELATIME};
+use crate::mount_options::parse_mount_options;
 use crate::sys::{errno_text, Sys};
 use rustix::io::Errno;
-
-pub const MS_NOSUID: u64 = 0x2;
-pub const MS_NODEV: u64 = 0x4;
-pub const MS_NOEXEC: u64 = 0x8;
-pub const MS_RELATIME: u64 = 1 << 21;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MountEntry<'a> {
@@ -101,19 +98,24 @@ pub fn is_mounted(proc_mounts: &str, target: &str, fstype: &str) -> bool {
 }
 
 /// Mounts [`MOUNT_TABLE`] and then `extra` in order. Returns the targets
-/// actually mounted (in order, for unmounting at shutdown), or the message
-/// for a fatal failure of an essential mount.
+/// actually mounted, in order, or the message for a fatal failure of an
+/// essential mount. The flag words of an extra mount's options (`ro`,
+/// `nosuid`, ...) become mount flags; the rest is the file system's data.
 ///
 /// A non-essential mount whose fs type the kernel does not support (not in
 /// `/proc/filesystems`, or `ENODEV`/`EINVAL`) is reported once and skipped;
 /// one that is already mounted (`/proc/mounts`, or `EBUSY`) is skipped.
 pub fn mount_all(sys: &mut impl Sys, extra: &[ExtraMount]) -> Result<Vec<String>, String> {
-    let extras = extra.iter().map(|m| MountEntry {
+    let options: Vec<(u64, Option<String>)> = extra
+        .iter()
+        .map(|m| m.options.as_deref().map_or((0, None), parse_mount_options))
+        .collect();
+    let extras = extra.iter().zip(&options).map(|(m, (flags, data))| MountEntry {
         source: &m.source,
         target: &m.target,
         fstype: &m.fstype,
-        flags: 0,
-        data: m.options.as_deref(),
+        flags: *flags,
+        data: data.as_deref(),
         essential: false,
         optional: false,
     });
@@ -124,6 +126,7 @@ pub fn mount_all(sys: &mut impl Sys, extra: &[ExtraMount]) -> Result<Vec<String>
         if filesystems.is_none() {
             filesystems = sys
                 .read_file("/proc/filesystems")
+                .ok()
                 .map(|t| parse_filesystems(&t));
         }
         let supported = filesystems
@@ -135,7 +138,7 @@ pub fn mount_all(sys: &mut impl Sys, extra: &[ExtraMount]) -> Result<Vec<String>
         }
         if sys
             .read_file("/proc/mounts")
-            .is_some_and(|m| is_mounted(&m, e.target, e.fstype))
+            .is_ok_and(|m| is_mounted(&m, e.target, e.fstype))
         {
             continue;
         }

@@ -1,74 +1,6 @@
 use super::*;
-use std::collections::HashMap;
+use crate::fake_sys::Fake;
 use rustix::io::Errno;
-
-/// Records calls; `/proc/filesystems` and `/proc/mounts` become readable
-/// once proc is mounted, like on a real system.
-#[derive(Default)]
-struct Fake {
-    filesystems: String,
-    mounts_text: String,
-    fail: HashMap<&'static str, Errno>,
-    calls: Vec<String>,
-    logs: Vec<String>,
-    proc_mounted: bool,
-}
-
-impl Fake {
-    fn with_fs(list: &[&str]) -> Fake {
-        let filesystems = list.iter().map(|f| format!("nodev\t{f}\n")).collect();
-        Fake {
-            filesystems,
-            ..Fake::default()
-        }
-    }
-    fn mounted_targets(&self) -> Vec<&str> {
-        self.calls
-            .iter()
-            .filter_map(|c| c.strip_prefix("mount "))
-            .map(|c| c.split(' ').next().unwrap())
-            .collect()
-    }
-}
-
-impl Sys for Fake {
-    fn mount(
-        &mut self,
-        source: &str,
-        target: &str,
-        fstype: &str,
-        flags: u64,
-        data: Option<&str>,
-    ) -> Result<(), Errno> {
-        self.calls.push(format!(
-            "mount {target} {fstype} {source} {flags:#x} {}",
-            data.unwrap_or("-")
-        ));
-        if let Some(e) = self.fail.get(target) {
-            self.calls.pop();
-            return Err(*e);
-        }
-        if target == "/proc" {
-            self.proc_mounted = true;
-        }
-        Ok(())
-    }
-    fn mkdir_p(&mut self, path: &str) -> Result<(), Errno> {
-        self.calls.push(format!("mkdir {path}"));
-        Ok(())
-    }
-    fn read_file(&mut self, path: &str) -> Option<String> {
-        match path {
-            _ if !self.proc_mounted => None,
-            "/proc/filesystems" => Some(self.filesystems.clone()),
-            "/proc/mounts" => Some(self.mounts_text.clone()),
-            _ => None,
-        }
-    }
-    fn log(&mut self, msg: &str) {
-        self.logs.push(msg.to_string());
-    }
-}
 
 const ALL: &[&str] = &[
     "proc", "sysfs", "devtmpfs", "devpts", "tmpfs", "cgroup2", "ext4",
@@ -206,11 +138,34 @@ fn extra_mounts_after_table_in_order() {
             fstype: "tmpfs".into(),
             options: Some("bogus".into()),
         },
+        ExtraMount {
+            source: "ro-scratch".into(),
+            target: "/mnt/ro".into(),
+            fstype: "tmpfs".into(),
+            options: Some("ro,nosuid,size=64k,nodev".into()),
+        },
+        ExtraMount {
+            source: "flags-only".into(),
+            target: "/mnt/f".into(),
+            fstype: "tmpfs".into(),
+            options: Some("noexec".into()),
+        },
     ];
     let mut f = Fake::with_fs(ALL);
     f.fail.insert("/mnt/bad", Errno::INVAL);
     let mounted = mount_all(&mut f, &extra).unwrap();
-    assert_eq!(&mounted[MOUNT_TABLE.len()..], ["/data", "/mnt/t"]);
+    assert_eq!(
+        &mounted[MOUNT_TABLE.len()..],
+        ["/data", "/mnt/t", "/mnt/ro", "/mnt/f"]
+    );
+    // Flag words become MS_* flags (ro 0x1, nosuid 0x2, nodev 0x4, noexec 0x8),
+    // the rest is the file system's data; no data at all is NULL.
+    assert!(f
+        .calls
+        .contains(&"mount /mnt/ro tmpfs ro-scratch 0x7 size=64k".to_string()));
+    assert!(f
+        .calls
+        .contains(&"mount /mnt/f tmpfs flags-only 0x8 -".to_string()));
     assert!(f
         .calls
         .contains(&"mount /mnt/t tmpfs none 0x0 size=1m".to_string()));

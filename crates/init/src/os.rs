@@ -1,5 +1,5 @@
 //! Small OS helpers for the binary, on rustix's raw system calls: logging,
-//! clock, files, stdio, waiting for children, and the real [`Sys`].
+//! clock, files, stdio, signals, waiting for children, and the real [`Sys`].
 
 use alloc::ffi::CString;
 use alloc::format;
@@ -7,12 +7,14 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 use kiln_init::sys::{errno_text, Sys};
-use kiln_init::Exit;
-use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use kiln_init::{Action, Exit};
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::fs::{FileType, Mode, OFlags};
 use rustix::io::Errno;
 use rustix::mount::MountFlags;
 use rustix::process::{Pid, WaitOptions};
+use rustix::runtime::KernelSigSet;
+use rustix::time::Timespec;
 
 /// Writes all of `bytes` to `fd`, retrying short writes and EINTR.
 pub fn write_all(fd: impl AsFd, mut bytes: &[u8]) -> Result<(), Errno> {
@@ -29,7 +31,10 @@ pub fn write_all(fd: impl AsFd, mut bytes: &[u8]) -> Result<(), Errno> {
 }
 
 pub fn stderr() -> BorrowedFd<'static> {
-    // SAFETY: fd 2 is kept open for PID 1's whole life (see `ensure_stdio`).
+    // SAFETY: PID 1 never closes fd 2. If the kernel started it with fd 2
+    // closed, writes fail with EBADF until `ensure_stdio` opens it; before
+    // that, every file PID 1 opens is closed again before the next log call,
+    // so fd 2 never names some other open file while it is used as stderr.
     unsafe { rustix::stdio::stderr() }
 }
 
@@ -84,9 +89,9 @@ pub fn write_consoles(consoles: &[String], text: &str) {
     }
 }
 
-/// Whole file as UTF-8 text.
-pub fn read_to_string(path: &str) -> Option<String> {
-    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+/// Whole file as UTF-8 text; text that is not UTF-8 is `Errno::ILSEQ`.
+pub fn read_to_string(path: &str) -> Result<String, Errno> {
+    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
     let mut data = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -94,10 +99,10 @@ pub fn read_to_string(path: &str) -> Option<String> {
             Ok(0) => break,
             Ok(n) => data.extend_from_slice(&buf[..n]),
             Err(Errno::INTR) => {}
-            Err(_) => return None,
+            Err(e) => return Err(e),
         }
     }
-    String::from_utf8(data).ok()
+    String::from_utf8(data).map_err(|_| Errno::ILSEQ)
 }
 
 fn file_type(path: &str) -> Option<FileType> {
@@ -115,6 +120,10 @@ pub fn is_dir(path: &str) -> bool {
 
 pub fn is_file(path: &str) -> bool {
     file_type(path) == Some(FileType::RegularFile)
+}
+
+pub fn is_block_device(path: &str) -> bool {
+    file_type(path) == Some(FileType::BlockDevice)
 }
 
 /// `mkdir -p PATH` with mode 0755.
@@ -144,28 +153,17 @@ pub fn cstr(s: &str) -> Result<CString, String> {
 }
 
 /// Makes sure fds 0, 1 and 2 are open (the kernel leaves them closed if the
-/// initramfs had no /dev/console): opens /dev/console, else /dev/null.
+/// initramfs had no /dev/console): opens /dev/console, else /dev/null, on
+/// each closed one. open(2) returns the lowest free number, so opening until
+/// the number is above 2 fills exactly the closed ones.
 pub fn ensure_stdio() {
-    for fd in 0..3 {
-        // SAFETY: F_GETFD only asks whether the number is an open descriptor.
-        if rustix::io::fcntl_getfd(unsafe { BorrowedFd::borrow_raw(fd) }).is_ok() {
-            continue;
-        }
-        for path in ["/dev/console", "/dev/null"] {
-            let Ok(new) = rustix::fs::open(path, OFlags::RDWR | OFlags::NOCTTY, Mode::empty())
-            else {
-                continue;
-            };
-            let _ = match fd {
-                0 => rustix::stdio::dup2_stdin(&new),
-                1 => rustix::stdio::dup2_stdout(&new),
-                _ => rustix::stdio::dup2_stderr(&new),
-            };
-            // The lowest free number is `fd` itself: keep it open.
-            if rustix::fd::AsRawFd::as_raw_fd(&new) == fd {
-                core::mem::forget(new);
-            }
-            break;
+    loop {
+        let fd = ["/dev/console", "/dev/null"]
+            .iter()
+            .find_map(|p| rustix::fs::open(*p, OFlags::RDWR | OFlags::NOCTTY, Mode::empty()).ok());
+        match fd {
+            Some(fd) if fd.as_raw_fd() <= 2 => core::mem::forget(fd), // it is stdio now
+            _ => return, // dropping a number above 2 closes it again
         }
     }
 }
@@ -186,11 +184,24 @@ impl Sys for RealSys {
         rustix::mount::mount(source, target, fstype, flags, data.as_deref())
     }
 
+    fn unmount(&mut self, target: &str, detach: bool) -> Result<(), Errno> {
+        let flags = if detach {
+            rustix::mount::UnmountFlags::DETACH
+        } else {
+            rustix::mount::UnmountFlags::empty()
+        };
+        rustix::mount::unmount(target, flags)
+    }
+
+    fn is_block_device(&mut self, path: &str) -> bool {
+        is_block_device(path)
+    }
+
     fn mkdir_p(&mut self, path: &str) -> Result<(), Errno> {
         mkdir_p(path)
     }
 
-    fn read_file(&mut self, path: &str) -> Option<String> {
+    fn read_file(&mut self, path: &str) -> Result<String, Errno> {
         read_to_string(path)
     }
 
@@ -217,16 +228,57 @@ pub fn reap_one() -> Reaped {
     wait_any(false)
 }
 
-/// Blocks until `pid` exits, reaping any other child that ends meanwhile. `None` if
-/// there are no children left to wait for.
-pub fn wait_for(pid: Pid) -> Option<Exit> {
+/// How [`wait_child`] ended.
+pub enum Waited {
+    Exited(Exit),
+    /// The deadline passed; the child is still running.
+    TimedOut,
+    /// A shutdown signal arrived meanwhile.
+    Shutdown(Action),
+    /// No children left (someone else reaped it).
+    Gone,
+}
+
+/// Waits for `pid` to exit, until `deadline` (time since boot; `None` is no
+/// deadline), reaping every other child that ends meanwhile. PID 1 keeps
+/// answering: a shutdown signal ends the wait.
+pub fn wait_child(pid: Pid, deadline: Option<Duration>) -> Waited {
     loop {
-        match wait_any(true) {
-            Reaped::Child(p, exit) if p == pid => return Some(exit),
-            Reaped::Child(..) | Reaped::NoneYet => {}
-            Reaped::NoChildren => return None,
+        loop {
+            match wait_any(false) {
+                Reaped::Child(p, exit) if p == pid => return Waited::Exited(exit),
+                Reaped::Child(..) => {}
+                Reaped::NoneYet => break,
+                Reaped::NoChildren => return Waited::Gone,
+            }
+        }
+        let left = deadline.map(|d| d.saturating_sub(now()));
+        if left == Some(Duration::ZERO) {
+            return Waited::TimedOut;
+        }
+        // SIGCHLD wakes us to reap; other signals that ask for nothing are dropped.
+        if let Some(action) = wait_signal(left).and_then(Action::from_signal) {
+            return Waited::Shutdown(action);
         }
     }
+}
+
+/// Waits up to `timeout` (forever if `None`) for any signal. PID 1 blocks
+/// all of them (see `main`), so they queue until taken here. Returns the
+/// signal number, or `None` on timeout.
+pub fn wait_signal(timeout: Option<Duration>) -> Option<i32> {
+    let ts = timeout.map(|d| Timespec {
+        tv_sec: d.as_secs().min(3600) as i64,
+        tv_nsec: d.subsec_nanos() as i64,
+    });
+    // SAFETY: there is no libc, and neither PID 1 nor origin (built without
+    // its signal features) installs a signal handler or relies on a signal
+    // being delivered, so taking any signal from the queue here breaks no
+    // one's expectations.
+    let info = unsafe { rustix::runtime::kernel_sigtimedwait(&KernelSigSet::all(), ts.as_ref()) };
+    // SAFETY: every siginfo the kernel fills in starts with si_signo, whichever
+    // member of the union the rest of it is.
+    info.ok().map(|i| unsafe { i.__bindgen_anon_1.__bindgen_anon_1.si_signo })
 }
 
 /// One `waitpid(-1, ...)`; blocks until a child exits if `block`.

@@ -33,6 +33,16 @@ impl Restart {
         }
     }
 
+    /// [`Restart::parse`] with the message every reader of a config gives.
+    pub fn from_word(s: &str) -> Result<Restart, String> {
+        Restart::parse(s).ok_or_else(|| {
+            format!(
+                "unknown restart policy {} (want always, on-failure or never)",
+                crate::rules::shown(s)
+            )
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Restart::Always => "always",
@@ -126,6 +136,10 @@ mod tests {
             assert_eq!(Restart::parse(r.as_str()), Some(r));
         }
         assert_eq!(Restart::parse("sometimes"), None);
+        assert_eq!(
+            Restart::from_word("sometimes").unwrap_err(),
+            "unknown restart policy 'sometimes' (want always, on-failure or never)"
+        );
         let ok = Exit::Code(0);
         let bad = Exit::Code(3);
         let sig = Exit::Signal(9);

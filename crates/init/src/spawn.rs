@@ -74,12 +74,17 @@ pub fn spawn(
     };
     let err_msg = format!("kiln-init: cannot run {prog}: ");
 
-    // SAFETY: PID 1 is single-threaded; the child only makes system calls
-    // on data prepared above, then execs or exits.
+    // SAFETY: PID 1 is single-threaded and shares no memory mappings, so
+    // the child has no locks held by other threads to meet; it neither
+    // allocates nor touches a thread runtime: it only makes system calls on
+    // the data prepared above, then execs or exits.
     match unsafe { rustix::runtime::kernel_fork() } {
         Err(e) => Err(format!("fork failed: {}", kiln_init::sys::errno_text(e))),
         Ok(Fork::ParentOf(pid)) => Ok(pid), // `stdio` drops: the parent's log fd closes
         Ok(Fork::Child(_)) => {
+            // SAFETY: we are the child of a fork, and `arg_ptrs`/`env_ptrs`
+            // come from `pointers`: NULL-terminated arrays of pointers into
+            // `args`/`envs`, which live until exec or exit.
             let e = unsafe { child(&path, &arg_ptrs, &env_ptrs, &cwd, tty.as_deref(), log_fd) };
             let reason: &[u8] = match e {
                 Errno::NOENT => b"not found\n",
@@ -98,8 +103,9 @@ pub fn spawn(
 /// exec failed.
 ///
 /// # Safety
-/// Runs between fork and exec; `argv` and `envp` are NULL-terminated arrays
-/// of pointers to NUL-terminated strings that outlive the call.
+/// Call only in the child of a fork, before exec: it changes this process's
+/// signal mask, session and stdio. `argv` and `envp` must be NULL-terminated
+/// arrays of pointers to NUL-terminated strings that outlive the call.
 unsafe fn child(
     path: &core::ffi::CStr,
     argv: &[*const u8],
@@ -110,7 +116,10 @@ unsafe fn child(
 ) -> Errno {
     // PID 1 blocks every signal and installs no handlers: the child starts
     // with default dispositions and gets an empty mask back.
-    let _ = rustix::runtime::kernel_sigprocmask(How::SETMASK, Some(&KernelSigSet::empty()));
+    // SAFETY: there is no libc whose reserved signals this could unblock,
+    // and nothing in this process depends on a signal staying blocked: the
+    // next thing that runs is the exec'd program.
+    let _ = unsafe { rustix::runtime::kernel_sigprocmask(How::SETMASK, Some(&KernelSigSet::empty())) };
     let _ = rustix::process::setsid();
     match tty {
         Some(tty) => {
@@ -118,13 +127,13 @@ unsafe fn child(
                 rustix::runtime::exit_group(126)
             };
             let _ = rustix::process::ioctl_tiocsctty(&fd);
+            let _ = rustix::termios::tcsetpgrp(&fd, rustix::process::getpid());
             let _ = rustix::stdio::dup2_stdin(&fd);
             let _ = rustix::stdio::dup2_stdout(&fd);
             let _ = rustix::stdio::dup2_stderr(&fd);
             if fd.as_raw_fd() <= 2 {
                 core::mem::forget(fd); // it is one of 0..2 now
             }
-            let _ = rustix::termios::tcsetpgrp(rustix::stdio::stdin(), rustix::process::getpid());
         }
         None => {
             if let Ok(null) = rustix::fs::open(c"/dev/null", OFlags::RDWR, Mode::empty()) {
@@ -142,5 +151,7 @@ unsafe fn child(
     if rustix::process::chdir(cwd).is_err() {
         let _ = rustix::process::chdir(c"/");
     }
-    rustix::runtime::execve(path, argv.as_ptr(), envp.as_ptr())
+    // SAFETY: the caller guarantees `argv` and `envp` are NULL-terminated
+    // arrays of pointers to NUL-terminated strings, alive for this call.
+    unsafe { rustix::runtime::execve(path, argv.as_ptr(), envp.as_ptr()) }
 }

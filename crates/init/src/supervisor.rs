@@ -3,21 +3,21 @@
 //! requests.
 
 use crate::os::{self, log, Reaped};
-use crate::shutdown::{shutdown, Action};
+use crate::shutdown::{shutdown, Stopping};
 use crate::spawn::{spawn, Stdio};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::time::Duration;
+use kiln_init::config::Service;
 use kiln_init::policy::{Backoff, Exit, Restart};
 use kiln_init::sys::errno_text;
-use rustix::process::{Pid, Signal};
-use rustix::runtime::KernelSigSet;
-use rustix::time::Timespec;
+use kiln_init::Action;
+use rustix::process::Pid;
 
 pub enum Kind {
     Console { tty: String },
-    Service { name: String, restart: Restart },
+    Service { name: String, restart: Restart, stop_timeout_secs: u32 },
 }
 
 pub struct Child {
@@ -33,13 +33,12 @@ pub struct Supervisor {
     env: Vec<(String, String)>,
     home: String,
     consoles: Vec<String>,
-    mounted: Vec<String>,
 }
 
 impl Supervisor {
     /// `SIGCHLD` and friends are already blocked (see `main`); they queue up
     /// until read in [`Supervisor::run`].
-    pub fn new(env: Vec<(String, String)>, consoles: Vec<String>, mounted: Vec<String>) -> Self {
+    pub fn new(env: Vec<(String, String)>, consoles: Vec<String>) -> Self {
         let home = env
             .iter()
             .find(|(k, _)| k == "HOME")
@@ -51,12 +50,16 @@ impl Supervisor {
             env,
             home,
             consoles,
-            mounted,
         }
     }
 
-    pub fn add_service(&mut self, name: String, restart: Restart, argv: Vec<String>) {
-        self.add(Kind::Service { name, restart }, argv);
+    pub fn add_service(&mut self, s: &Service) {
+        let kind = Kind::Service {
+            name: s.name.clone(),
+            restart: s.restart,
+            stop_timeout_secs: s.stop_timeout_secs,
+        };
+        self.add(kind, s.argv.clone());
     }
 
     pub fn add_console(&mut self, tty: String, argv: Vec<String>) {
@@ -97,7 +100,7 @@ impl Supervisor {
         c.pid = None;
         let (restart, what) = match &c.kind {
             Kind::Console { tty } => (true, format!("shell on {tty}")),
-            Kind::Service { name, restart } => {
+            Kind::Service { name, restart, .. } => {
                 (restart.should_restart(exit), format!("service {name}"))
             }
         };
@@ -142,23 +145,29 @@ impl Supervisor {
                 .map(|t| t.saturating_sub(os::now()));
             // Round up so we do not wake just before the deadline.
             let timeout = timeout.map(|d| d.saturating_add(Duration::from_millis(1)));
-            if let Some(sig) = wait_signal(timeout) {
-                let action = match sig {
-                    s if s == Signal::USR2.as_raw() || s == Signal::POWER.as_raw() => {
-                        Some(Action::PowerOff)
-                    }
-                    s if s == Signal::TERM.as_raw() || s == Signal::INT.as_raw() => {
-                        Some(Action::Reboot)
-                    }
-                    s if s == Signal::USR1.as_raw() => Some(Action::Halt),
-                    _ => None,
-                };
-                if let Some(action) = action {
-                    shutdown(action, &self.consoles, &self.mounted);
-                }
+            if let Some(action) = os::wait_signal(timeout).and_then(Action::from_signal) {
+                self.shutdown(action);
             }
             self.reap();
         }
+    }
+
+    /// Hands the running services and console shells to [`shutdown`].
+    fn shutdown(&self, action: Action) -> ! {
+        let mut services = Vec::new();
+        let mut shells = Vec::new();
+        for c in &self.children {
+            let Some(pid) = c.pid else { continue };
+            match &c.kind {
+                Kind::Service { name, stop_timeout_secs, .. } => services.push(Stopping {
+                    pid,
+                    name,
+                    timeout_secs: *stop_timeout_secs,
+                }),
+                Kind::Console { .. } => shells.push(pid),
+            }
+        }
+        shutdown(action, &self.consoles, &services, &shells)
     }
 
     /// Reaps every exited child; unknown pids are orphans and just reaped.
@@ -186,18 +195,4 @@ fn service_log(name: &str) -> Stdio {
             Stdio::Inherit
         }
     }
-}
-
-/// Waits up to `timeout` (forever if `None`) for any signal; all of them are
-/// blocked, so they queue until taken here. Returns the signal number.
-fn wait_signal(timeout: Option<Duration>) -> Option<i32> {
-    let ts = timeout.map(|d| Timespec {
-        tv_sec: d.as_secs().min(3600) as i64,
-        tv_nsec: d.subsec_nanos() as i64,
-    });
-    // SAFETY: PID 1 installs no signal handlers, so taking any signal from
-    // the queue cannot starve a handler that expected it.
-    let info = unsafe { rustix::runtime::kernel_sigtimedwait(&KernelSigSet::all(), ts.as_ref()) };
-    // SAFETY: every siginfo the kernel returns starts with si_signo.
-    info.ok().map(|i| unsafe { i.__bindgen_anon_1.__bindgen_anon_1.si_signo })
 }

@@ -16,10 +16,14 @@ pub trait Sys {
         flags: u64,
         data: Option<&str>,
     ) -> Result<(), Errno>;
+    /// umount2(2); `detach` is `MNT_DETACH` (lazy: gone now, freed when unused).
+    fn unmount(&mut self, target: &str, detach: bool) -> Result<(), Errno>;
+    /// Whether `path` is a block device (a mount source backed by a disk).
+    fn is_block_device(&mut self, path: &str) -> bool;
     /// `mkdir -p` with mode 0755.
     fn mkdir_p(&mut self, path: &str) -> Result<(), Errno>;
-    /// Whole file as text; `None` if it cannot be read.
-    fn read_file(&mut self, path: &str) -> Option<String>;
+    /// Whole file as text; text that is not UTF-8 is `Errno::ILSEQ`.
+    fn read_file(&mut self, path: &str) -> Result<String, Errno>;
     /// Reports a message (the implementation adds the `kiln-init: ` prefix).
     fn log(&mut self, msg: &str);
 }
@@ -48,6 +52,7 @@ pub fn errno_text(e: Errno) -> String {
         Errno::NAMETOOLONG => "file name too long",
         Errno::NOSYS => "function not implemented",
         Errno::LOOP => "too many levels of symbolic links",
+        Errno::ILSEQ => "not UTF-8 text",
         _ => return format!("error {}", e.raw_os_error()),
     };
     text.to_string()
@@ -61,6 +66,7 @@ mod tests {
     fn errno_texts() {
         assert_eq!(errno_text(Errno::NODEV), "no such device");
         assert_eq!(errno_text(Errno::ACCESS), "permission denied");
+        assert_eq!(errno_text(Errno::ISDIR), "is a directory");
         assert_eq!(errno_text(Errno::from_raw_os_error(200)), "error 200");
     }
 }

@@ -35,8 +35,16 @@ fn word() -> impl Strategy<Value = String> {
     ]
 }
 
+/// A command: a non-empty program name that is not one of the option words
+/// (`timeout=`, `stop_timeout=`), then any arguments.
 fn argv() -> impl Strategy<Value = Vec<String>> {
-    prop::collection::vec(word(), 1..4)
+    let program = word().prop_filter("a program name", |w| {
+        !w.is_empty() && !w.starts_with("timeout=") && !w.starts_with("stop_timeout=")
+    });
+    (program, prop::collection::vec(word(), 0..3)).prop_map(|(p, mut rest)| {
+        rest.insert(0, p);
+        rest
+    })
 }
 
 /// A name `onboot` and `service` accept (it names a log file).
@@ -65,20 +73,21 @@ fn mount() -> impl Strategy<Value = ExtraMount> {
 /// (`..Config::default()`), so the round trip still holds for them.
 #[allow(clippy::needless_update)]
 fn valid_config() -> impl Strategy<Value = Config> {
-    let hostname = "[^/\u{0}\n]{1,20}".prop_filter("at most 64 bytes", |h| h.len() <= 64);
+    let hostname = "[A-Za-z0-9][A-Za-z0-9.-]{0,19}";
     let env = ("[A-Za-z_][A-Za-z0-9_]{0,8}", word());
-    let services = prop::collection::vec((name(), restart(), argv()), 0..4).prop_map(|v| {
+    let timeout = || 1..=kiln_init::rules::MAX_TIMEOUT_SECS;
+    let services = prop::collection::vec((name(), restart(), timeout(), argv()), 0..4).prop_map(|v| {
         let mut seen = std::collections::BTreeSet::new();
         v.into_iter()
-            .filter(|(n, _, _)| seen.insert(n.clone()))
-            .map(|(name, restart, argv)| Service { name, restart, argv })
+            .filter(|(n, _, _, _)| seen.insert(n.clone()))
+            .map(|(name, restart, stop_timeout_secs, argv)| Service { name, restart, argv, stop_timeout_secs })
             .collect::<Vec<_>>()
     });
     (
         prop::option::of(hostname),
         prop::collection::vec(env, 0..4),
         prop::collection::vec(mount(), 0..3),
-        prop::collection::vec((name(), argv()), 0..3),
+        prop::collection::vec((name(), timeout(), argv()), 0..3),
         services,
         prop::option::of(argv()),
     )
@@ -86,7 +95,7 @@ fn valid_config() -> impl Strategy<Value = Config> {
             hostname,
             env,
             mounts,
-            onboot: onboot.into_iter().map(|(name, argv)| Command { name, argv }).collect(),
+            onboot: onboot.into_iter().map(|(name, timeout_secs, argv)| Command { name, argv, timeout_secs }).collect(),
             services,
             shell,
             ..Config::default()
