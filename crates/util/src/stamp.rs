@@ -20,6 +20,18 @@ impl Stamped {
         Stamped { out: out.to_owned(), stamp: out.with_file_name(format!(".{name}.key")), key: key.into() }
     }
 
+    /// Forgets what `out` was made from, so the next build remakes it (benchmarks use
+    /// it to time a rebuild as if an input had changed).
+    pub fn invalidate(out: &Path) -> Result<()> {
+        let s = Stamped::new(out, "");
+        match std::fs::remove_file(&s.stamp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(e).with_context(|| format!("removing {}", s.stamp.display()))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Whether the output is there, made from these inputs and unchanged since.
     pub fn is_fresh(&self) -> bool {
         let Ok(recorded) = std::fs::read_to_string(&self.stamp) else { return false };
@@ -75,6 +87,9 @@ mod tests {
         assert!(!Stamped::new(&out, "k2").get_or_make(make("three")).unwrap(), "new inputs");
         assert_eq!(std::fs::read(&out).unwrap(), b"three");
         // Someone replaced the output: its size differs from the record.
+        Stamped::invalidate(&out).unwrap();
+        assert!(!Stamped::new(&out, "k2").is_fresh(), "invalidated");
+        Stamped::new(&out, "k2").record().unwrap();
         std::fs::write(&out, b"edited by hand").unwrap();
         assert!(!Stamped::new(&out, "k2").is_fresh());
         std::fs::remove_file(&out).unwrap();
