@@ -2,6 +2,7 @@
 //! the guest prints. One line per case, then `N passed, N failed`.
 
 mod cases;
+mod oci;
 
 pub use cases::MARKER;
 
@@ -34,11 +35,13 @@ pub fn run(args: &Args) -> Result<()> {
         artifacts::build_iso(&ctx, &spec, &a.kernel, &a.initrd, &iso)?;
         variants.push(iso);
     }
+    let oci_built = if oci::wanted(&args.only) { oci::build(&ctx, &a)? } else { Vec::new() };
     let accel = ctx.accel(&a.kernel, &a.initrd);
     eprintln!("test-boot: accelerator {accel:?} (KVM is probed; TCG when it does not work)");
     let log_dir = ctx.out.join("test-boot");
     let selected: Vec<cases::Case> = cases::cases(&a, &demo, &variants, accel)
         .into_iter()
+        .chain(oci::cases(&oci_built, accel))
         .filter(|c| args.only.is_empty() || args.only.iter().any(|o| c.name.contains(o.as_str())))
         .collect();
     let wants = |name: &str| args.only.is_empty() || args.only.iter().any(|o| name.contains(o.as_str()));
