@@ -224,3 +224,12 @@ fn rootfs_oci_is_relative_to_the_spec_and_must_exist() {
     let s = ImageSpec::load(root, "box").unwrap();
     assert_eq!(s.rootfs.oci, Some(root.join("images/oci/img.tar")));
 }
+
+#[test]
+fn init_workdir_is_checked_as_read() {
+    let ok = format!("{MINIMAL}[init]\nworkdir = \"/srv\"\n");
+    assert_eq!(ImageSpec::parse("i.toml", &ok).unwrap().init.workdir.as_deref(), Some("/srv"));
+    let bad = format!("{MINIMAL}[init]\nworkdir = \"srv\"\n");
+    let e = ImageSpec::parse("i.toml", &bad).unwrap_err().to_string();
+    assert!(e.contains("init.workdir") && e.contains("not an absolute path") && e.contains("line 9"), "{e}");
+}
