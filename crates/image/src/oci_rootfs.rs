@@ -87,8 +87,9 @@ pub fn oci_rootfs(inputs: OciInputs) -> Result<(Tree, Config)> {
 }
 
 /// The init configuration of an OCI root: the spec's `[init]`, the image's `Env`
-/// over it (with `/kiln/bin` at the end of `PATH` when BusyBox is added), and the
-/// image's program as the console shell or the service `app`. `exists` says whether
+/// over it (with `/kiln/bin` at the end of `PATH` when BusyBox is added), its
+/// `WorkingDir` (default `/`) as `workdir` unless `[init]` sets one, and the image's
+/// program as the console shell or the service `app`. `exists` says whether
 /// a path (no leading `/`) is in the tree.
 pub fn init_config(base: &Config, image: &ImageConfig, run: RunMode, busybox: bool, exists: impl Fn(&str) -> bool) -> Result<Config> {
     let mut c = base.clone();
@@ -110,23 +111,16 @@ pub fn init_config(base: &Config, image: &ImageConfig, run: RunMode, busybox: bo
         let path = path.unwrap_or_else(|| kiln_init::config::DEFAULT_ENV[0].1.to_string());
         set_env(&mut c.env, "PATH", &format!("{path}:/{BUSYBOX_DIR}"));
     }
+    // Programs start in the image's WorkingDir, or in / as in a container, unless the
+    // spec's `[init] workdir` says otherwise.
+    if c.workdir.is_none() {
+        c.workdir = Some(image.working_dir.clone().filter(|d| !d.is_empty()).unwrap_or_else(|| "/".into()));
+    }
     let shell_path = ["bin/sh".to_string(), format!("{BUSYBOX_DIR}/sh")].into_iter().find(|p| exists(p) || (busybox && p.starts_with("kiln/")));
     if run != RunMode::None {
-        let mut argv = image.command();
+        let argv = image.command();
         if argv.is_empty() {
             return Err(err("the image has no Entrypoint or Cmd to run; set rootfs.run = \"none\" for a shell only".into()));
-        }
-        if let Some(dir) = image.working_dir.as_deref().filter(|d| !d.trim_end_matches('/').is_empty()) {
-            // kiln-init has no working directory per command yet: a shell changes to it.
-            let Some(sh) = &shell_path else {
-                return Err(err(format!(
-                    "the image's WorkingDir is {dir:?}, and kiln-init starts programs in / (a working directory \
-                     per command is not supported yet); with no /bin/sh in the image, set rootfs.busybox = true"
-                )));
-            };
-            let mut wrapped = vec![format!("/{sh}"), "-c".into(), r#"cd "$0" && exec "$@""#.into(), dir.into()];
-            wrapped.append(&mut argv);
-            argv = wrapped;
         }
         match run {
             RunMode::Console => c.shell = Some(argv),

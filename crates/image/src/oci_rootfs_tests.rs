@@ -109,12 +109,13 @@ fn init_config_follows_run_mode_entrypoint_and_working_dir() {
     assert_eq!(c.shell, Some(vec!["/bin/sh".to_string(), "-c".into(), "echo $GREETING".into()]));
     let c = init_config(&base, &img, RunMode::None, false, has_sh).unwrap();
     assert_eq!((c.shell, c.services.len()), (None, 0), "the default shell (/bin/sh -l) only");
+    assert_eq!(c.workdir.as_deref(), Some("/"), "a container starts in / without WorkingDir");
     img.working_dir = Some("/srv/app".into());
     let c = init_config(&base, &img, RunMode::Service, false, has_sh).unwrap();
-    assert_eq!(c.services[0].argv, ["/bin/sh", "-c", r#"cd "$0" && exec "$@""#, "/srv/app", "/bin/sh", "-c", "echo $GREETING"]);
-    img.working_dir = Some("/".into());
-    let c = init_config(&base, &img, RunMode::Service, false, has_sh).unwrap();
     assert_eq!(c.services[0].argv, ["/bin/sh", "-c", "echo $GREETING"]);
+    assert_eq!(c.workdir.as_deref(), Some("/srv/app"));
+    let spec_says = Config { workdir: Some("/data".into()), ..Config::default() };
+    assert_eq!(init_config(&spec_says, &img, RunMode::Service, false, has_sh).unwrap().workdir.as_deref(), Some("/data"));
 }
 
 #[test]
@@ -131,10 +132,11 @@ fn what_kiln_init_cannot_do_is_an_error_saying_so() {
     assert!(e.contains("User is \"1000:1000\"") && e.contains("root only"), "{e}");
     img.user = None;
     img.working_dir = Some("/srv".into());
+    let c = init_config(&base, &img, RunMode::Console, false, none).unwrap();
+    assert_eq!((c.shell.unwrap(), c.workdir.as_deref()), (vec!["/app".to_string()], Some("/srv")), "no shell needed for WorkingDir");
+    img.working_dir = Some("srv".into());
     let e = init_config(&base, &img, RunMode::Console, false, none).unwrap_err().to_string();
-    assert!(e.contains("WorkingDir is \"/srv\"") && e.contains("rootfs.busybox = true"), "{e}");
-    let c = init_config(&base, &img, RunMode::Console, true, none).unwrap();
-    assert_eq!(c.shell.unwrap()[..2], ["/kiln/bin/sh".to_string(), "-c".into()]);
+    assert!(e.contains("workdir: working directory 'srv' is not an absolute path"), "{e}");
     img.working_dir = None;
     let e = init_config(&base, &image(&[]), RunMode::Console, false, none).unwrap_err().to_string();
     assert!(e.contains("no Entrypoint or Cmd") && e.contains("rootfs.run = \"none\""), "{e}");

@@ -134,6 +134,8 @@ pub fn steps(run: RunMode) -> Vec<Step> {
         cmd("[ -e /opt/app/old ] || [ -e /opt/app/sub ] || echo opaque=$((2+2)) new=$(cat /opt/app/new)", &["opaque=4 new=added with the opaque directory"]),
         // The image's Env reaches the console shell too; PID 1 is kiln-init.
         cmd("echo env=$((KILN_FIXTURE_N + 1)) pid1=$(cat /proc/1/comm)", &["env=8 pid1=init"]),
+        // The shells start in the image's WorkingDir (kiln-init's workdir).
+        cmd("echo cwd=$(pwd)", &["cwd=/opt/app"]),
     ]);
     match run {
         RunMode::Service => {
