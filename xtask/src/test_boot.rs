@@ -46,7 +46,7 @@ pub fn run(args: &Args) -> Result<()> {
         .collect();
     let wants = |name: &str| args.only.is_empty() || args.only.iter().any(|o| name.contains(o.as_str()));
     let (want_size, want_noop) = (wants("size-budget"), wants("noop-rebuild"));
-    if selected.is_empty() && !want_size && !want_noop {
+    if selected.is_empty() && !want_size && !want_noop && !oci::wanted(&args.only) {
         bail!("no case matches {:?}", args.only);
     }
     let (mut passed, mut failed) = (0, 0);
@@ -56,6 +56,17 @@ pub fn run(args: &Args) -> Result<()> {
     }
     if want_noop {
         count(noop_rebuild(&ctx, &args.image.image, &a)?);
+    }
+    if !oci_built.is_empty() {
+        for (name, ok, lines) in oci::build_checks(&ctx, &a, &oci_built)? {
+            if wants(name) {
+                count(ok);
+                println!("{} {name:<24} {:>6.1}s  1 checks", if ok { "PASS" } else { "FAIL" }, 0.0);
+                for l in lines.iter().filter(|_| !ok || name == "oci-too-big") {
+                    println!("     {}", l.replace('\n', "\n     "));
+                }
+            }
+        }
     }
     for case in &selected {
         let log = log_dir.join(format!("{}.log", case.name));

@@ -151,8 +151,10 @@ fn what_kiln_init_cannot_do_is_an_error_saying_so() {
 fn size_limit_names_size_ram_and_live_mode() {
     assert!(check_size(100, 100).is_ok());
     let e = check_size(300 << 20, 256 << 20).unwrap_err().to_string();
-    assert!(e.contains("314572800 bytes (300 MiB)") && e.contains("rootfs.max_initramfs_bytes = 268435456"), "{e}");
+    assert!(e.contains("314572800 bytes (300.0 MiB)") && e.contains("rootfs.max_initramfs_bytes = 268435456 (256.0 MiB)"), "{e}");
     assert!(e.contains("about 514 MiB") && e.contains("issue 10"), "{e}");
+    let e = check_size(500_299, 100_000).unwrap_err().to_string();
+    assert!(e.contains("(489 KiB) unpacked") && e.contains("(98 KiB)") && e.contains("about 65 MiB"), "{e}");
     let mut t = Tree::new();
     t.file("a", 0o644, Data::Bytes(vec![0; 1000])).unwrap();
     assert_eq!(unpacked_size(&t).unwrap(), 1000 + 512);

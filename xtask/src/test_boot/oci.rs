@@ -117,6 +117,32 @@ pub fn build(ctx: &Ctx, minimal: &Artifacts) -> Result<Vec<Built>> {
     Ok(out)
 }
 
+/// Checks without a boot, one result line each: building the fixtures again rewrites
+/// nothing (`oci-noop-rebuild`), and a limit below the fixture's size fails naming the
+/// size, the RAM needed and the live mode (`oci-too-big`).
+pub fn build_checks(ctx: &Ctx, minimal: &Artifacts, built: &[Built]) -> Result<Vec<(&'static str, bool, Vec<String>)>> {
+    let outputs: Vec<PathBuf> = built.iter().flat_map(|b| [b.artifacts.initrd.clone(), b.artifacts.iso.clone().unwrap_or_default()]).collect();
+    let state = || outputs.iter().map(|p| std::fs::metadata(p).ok().and_then(|m| Some((m.len(), m.modified().ok()?)))).collect::<Vec<_>>();
+    let before = state();
+    build(ctx, minimal)?;
+    let changed: Vec<String> = outputs.iter().zip(before.iter().zip(state())).filter(|(_, (b, a))| **b != *a).map(|(p, _)| format!("rewritten although nothing changed: {}", p.display())).collect();
+    let noop = (BUILD_CHECKS[0], changed.is_empty(), changed);
+
+    let layout = built.iter().find(|b| b.format == "layout").context("no layout fixture")?;
+    let mut spec = layout.artifacts.spec.clone();
+    spec.name = "oci-too-big".into();
+    spec.rootfs.max_initramfs_bytes = 100_000;
+    let too_big = match artifacts::build_spec(ctx, spec, false) {
+        Ok(_) => ("oci-too-big", false, vec!["a 100000-byte limit did not stop the fixture".to_string()]),
+        Err(e) => {
+            let e = format!("{e:#}");
+            let ok = ["rootfs.max_initramfs_bytes = 100000", "the machine would need about", "issue 10"].iter().all(|w| e.contains(w));
+            ("oci-too-big", ok, vec![e])
+        }
+    };
+    Ok(vec![noop, too_big])
+}
+
 /// The checks of a booted fixture. Every expected text is computed in the guest.
 pub fn steps(run: RunMode) -> Vec<Step> {
     let mut s = boot();
@@ -169,8 +195,12 @@ fn case_name(format: &str, cell: &str) -> String {
 
 /// Whether `--only` selects any of these cases (the fixtures are built only then).
 pub fn wanted(only: &[String]) -> bool {
-    only.is_empty() || CELLS.iter().any(|(f, c)| only.iter().any(|o| case_name(f, c).contains(o.as_str())))
+    let names = CELLS.iter().map(|(f, c)| case_name(f, c)).chain(BUILD_CHECKS.iter().map(|n| n.to_string()));
+    only.is_empty() || names.into_iter().any(|n| only.iter().any(|o| n.contains(o.as_str())))
 }
+
+/// The checks of [`build_checks`], by name.
+pub const BUILD_CHECKS: [&str; 2] = ["oci-noop-rebuild", "oci-too-big"];
 
 pub fn cases(built: &[Built], accel: Accel) -> Vec<Case> {
     let mut out = Vec::new();
@@ -220,7 +250,7 @@ mod tests {
         for cell in ["seabios-cd", "seabios-disk", "ovmf-cd", "ovmf-disk"] {
             assert!(CELLS.contains(&("layout", cell)), "{cell}");
         }
-        assert!(wanted(&[]) && wanted(&["oci-docker".into()]) && wanted(&["ovmf-disk".into()]));
+        assert!(wanted(&[]) && wanted(&["oci-docker".into()]) && wanted(&["ovmf-disk".into()]) && wanted(&["too-big".into()]));
         assert!(!wanted(&["demo".into()]) && !wanted(&["direct-kernel".into()]));
     }
 
