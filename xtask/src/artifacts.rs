@@ -30,8 +30,14 @@ fn step(n: usize, total: usize, what: &str) {
 
 /// Builds every artifact of `image` (the ISO too when `iso` is set).
 pub fn build(ctx: &Ctx, image: &str, iso: bool) -> Result<Artifacts> {
+    build_spec(ctx, ImageSpec::load(&ctx.root, image)?, iso)
+}
+
+/// Builds every artifact of a loaded (possibly edited) spec; its `name` names the
+/// outputs (`out/NAME.iso`, `out/NAME/`).
+pub fn build_spec(ctx: &Ctx, spec: ImageSpec, iso: bool) -> Result<Artifacts> {
     let started = Instant::now();
-    let spec = ImageSpec::load(&ctx.root, image)?;
+    let image = spec.name.clone();
     crate::doctor::require_host_tools(ctx)?;
     let total = if iso { 7 } else { 6 };
     let logs = ctx.out.join("logs");
@@ -79,22 +85,17 @@ pub fn build(ctx: &Ctx, image: &str, iso: bool) -> Result<Artifacts> {
     report("kiln-init", &init, false);
 
     step(5, total, "initramfs");
-    // `load` checked the name (one path component) and that the spec's `name` is it.
+    // One path component (`load` also checked that it is the file's name).
+    if !kiln_image::valid_name(&spec.name) {
+        bail!("invalid image name {:?}: a-z, 0-9, - and _, at most 64", spec.name);
+    }
     let pxe = ctx.image_dir(&spec.name).join("pxeboot");
     let initrd = pxe.join("initrd.img");
-    let init_conf = spec.init_config().render();
-    let mut key = Key::new("initramfs-v1");
-    key.add_file(&bb.path)?.add_file(&init)?.add(&init_conf).add(ctx.epoch.to_string()).add(tool_identity());
-    let cached = Stamped::new(&initrd, key.finish()).get_or_make(|| {
-        let applets = busybox::applets(&bb.path)?;
-        let tree = kiln_image::rootfs(&RootfsInputs { busybox: &bb.path, applets: &applets, init: &init, init_conf })?;
-        let epoch32 = u32::try_from(ctx.epoch).context("SOURCE_DATE_EPOCH does not fit a cpio mtime")?;
-        let cpio = tree.write_newc(Vec::new(), epoch32)?;
-        let xz = kiln_initramfs::compress_xz(&cpio)?;
-        kiln_util::write_atomic(&initrd, &xz)?;
-        eprintln!("  initramfs: {} entries, {} → {} (xz)", tree.len(), human(cpio.len() as u64), human(xz.len() as u64));
-        Ok(())
-    })?;
+    let cached = if let Some(oci) = &spec.rootfs.oci {
+        crate::oci::initramfs(ctx, &spec, oci, &bb.path, &init, &initrd)?
+    } else {
+        kiln_initramfs(ctx, &spec, &bb.path, &init, &initrd)?
+    };
     if cached {
         report("initramfs", &initrd, true);
     }
@@ -128,6 +129,29 @@ pub fn build(ctx: &Ctx, image: &str, iso: bool) -> Result<Artifacts> {
     };
     write_if_changed(&ctx.image_dir(&a.spec.name).join(SUMS), sha256sums(&a.named())?.as_bytes())?;
     Ok(a)
+}
+
+/// Kiln's own root file system (BusyBox, kiln-init, init.conf) as `initrd`; true when
+/// it was already there.
+fn kiln_initramfs(ctx: &Ctx, spec: &ImageSpec, busybox: &Path, init: &Path, initrd: &Path) -> Result<bool> {
+    let init_conf = spec.init_config().render();
+    let mut key = Key::new("initramfs-v1");
+    key.add_file(busybox)?.add_file(init)?.add(&init_conf).add(ctx.epoch.to_string()).add(tool_identity());
+    Stamped::new(initrd, key.finish()).get_or_make(|| {
+        let applets = busybox::applets(busybox)?;
+        let tree = kiln_image::rootfs(&RootfsInputs { busybox, applets: &applets, init, init_conf })?;
+        write_initramfs(ctx, &tree, initrd)
+    })
+}
+
+/// Writes `tree` as an xz-compressed newc archive to `initrd`.
+pub fn write_initramfs(ctx: &Ctx, tree: &kiln_initramfs::Tree, initrd: &Path) -> Result<()> {
+    let epoch32 = u32::try_from(ctx.epoch).context("SOURCE_DATE_EPOCH does not fit a cpio mtime")?;
+    let cpio = tree.write_newc(Vec::new(), epoch32)?;
+    let xz = kiln_initramfs::compress_xz(&cpio)?;
+    kiln_util::write_atomic(initrd, &xz)?;
+    eprintln!("  initramfs: {} entries, {} → {} (xz)", tree.len(), human(cpio.len() as u64), human(xz.len() as u64));
+    Ok(())
 }
 
 /// `out/NAME/SHA256SUMS`: the sha256 of every artifact of a build, one `HASH  NAME` line
@@ -224,7 +248,7 @@ pub fn build_iso(ctx: &Ctx, spec: &ImageSpec, kernel: &Path, initrd: &Path, out:
 
 /// This build tool's own binary (path, size and mtime): part of the keys of the outputs
 /// it writes itself (initramfs, ISO), so that new code for them rebuilds them.
-fn tool_identity() -> String {
+pub fn tool_identity() -> String {
     let exe = std::env::current_exe().unwrap_or_default();
     let meta = std::fs::metadata(&exe).ok();
     let mtime = meta.as_ref().and_then(|m| m.modified().ok()).and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());

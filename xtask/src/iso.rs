@@ -3,14 +3,84 @@
 use crate::artifacts::{self, human};
 use crate::ctx::Ctx;
 use crate::ImageArg;
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
+use kiln_image::ImageSpec;
+use std::path::PathBuf;
 
-pub fn run(args: &ImageArg) -> Result<()> {
+#[derive(clap::Args, Clone)]
+pub struct Args {
+    #[command(flatten)]
+    pub image: ImageArg,
+    /// Use this container image as the root file system instead of the --image spec's
+    /// own (an OCI layout directory, an oci-archive, or a `docker save` tarball). The
+    /// --image spec still gives kernel, [init] and ISO settings; the ISO goes to
+    /// out/IMAGE-oci.iso (out/minimal-oci.iso by default)
+    #[arg(long, value_name = "PATH")]
+    pub from_oci: Option<PathBuf>,
+    /// With --from-oci: the platform to take from a multi-platform image
+    #[arg(long, requires = "from_oci", value_name = "OS/ARCH[/VARIANT]", default_value = "linux/amd64")]
+    pub platform: String,
+}
+
+pub fn run(args: &Args) -> Result<()> {
     let ctx = Ctx::new();
-    let a = artifacts::build(&ctx, &args.image, true)?;
+    let a = artifacts::build_spec(&ctx, spec(&ctx, args)?, true)?;
     let iso = a.iso.expect("iso requested");
     let size = std::fs::metadata(&iso)?.len();
     let shown = iso.strip_prefix(&ctx.root).unwrap_or(&iso);
     println!("{} ({})", shown.display(), human(size));
     Ok(())
+}
+
+/// The --image spec, with the container image as its root when --from-oci is given
+/// (and then named IMAGE-oci, so its outputs never replace the spec's own).
+fn spec(ctx: &Ctx, args: &Args) -> Result<ImageSpec> {
+    let mut spec = ImageSpec::load(&ctx.root, &args.image.image)?;
+    if let Some(path) = &args.from_oci {
+        let full = std::fs::canonicalize(path).with_context(|| format!("--from-oci {}", path.display()))?;
+        spec.rootfs.oci = Some(full);
+        spec.rootfs.platform = args.platform.parse().map_err(|e| anyhow::anyhow!("--platform {}: {e}", args.platform))?;
+        spec.name = oci_name(&spec.name);
+        if !kiln_image::valid_name(&spec.name) {
+            bail!("--image {} is too long a name to add -oci to", args.image.image);
+        }
+    }
+    Ok(spec)
+}
+
+/// The name of an image built `--from-oci` over the spec `image`.
+pub fn oci_name(image: &str) -> String {
+    format!("{image}-oci")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    #[test]
+    fn from_oci_replaces_the_root_of_the_image_spec_and_renames_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let tar = dir.path().join("img.tar");
+        std::fs::write(&tar, b"").unwrap();
+        let cli = Cli::try_parse_from(["iso", "--from-oci", tar.to_str().unwrap(), "--platform", "linux/arm64/v8"]).unwrap();
+        let s = spec(&Ctx::new(), &cli.args).unwrap();
+        assert_eq!(s.name, "minimal-oci");
+        assert_eq!(s.rootfs.oci, Some(std::fs::canonicalize(&tar).unwrap()));
+        assert_eq!(s.rootfs.platform.to_string(), "linux/arm64/v8");
+        assert_eq!(Ctx::new().iso_path(&s.name).file_name().unwrap(), "minimal-oci.iso");
+        let cli = Cli::try_parse_from(["iso", "--image", "demo"]).unwrap();
+        let s = spec(&Ctx::new(), &cli.args).unwrap();
+        assert_eq!((s.name.as_str(), s.rootfs.oci), ("demo", None));
+        assert!(Cli::try_parse_from(["iso", "--platform", "linux/amd64"]).is_err(), "--platform needs --from-oci");
+        let cli = Cli::try_parse_from(["iso", "--from-oci", "/no/such/img.tar"]).unwrap();
+        let e = format!("{:#}", spec(&Ctx::new(), &cli.args).unwrap_err());
+        assert!(e.contains("--from-oci /no/such/img.tar"), "{e}");
+    }
 }

@@ -7,6 +7,7 @@ mod ctx;
 mod deps;
 mod doctor;
 mod iso;
+mod oci;
 mod qemu;
 mod repro;
 mod size;
@@ -36,7 +37,7 @@ enum Command {
     /// List what is missing on this host and the apt package that provides it
     Doctor,
     /// Build the image's ISO (default: out/kiln.iso) and print where it is
-    Iso(ImageArg),
+    Iso(iso::Args),
     /// Boot the image on this terminal's serial console (exit QEMU with Ctrl-A X)
     Qemu(qemu::Args),
     /// Boot every artifact headless under SeaBIOS and OVMF and check what the guest prints

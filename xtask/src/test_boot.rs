@@ -2,6 +2,7 @@
 //! the guest prints. One line per case, then `N passed, N failed`.
 
 mod cases;
+mod oci;
 
 pub use cases::MARKER;
 
@@ -34,16 +35,18 @@ pub fn run(args: &Args) -> Result<()> {
         artifacts::build_iso(&ctx, &spec, &a.kernel, &a.initrd, &iso)?;
         variants.push(iso);
     }
+    let oci_built = if oci::wanted(&args.only) { oci::build(&ctx, &a)? } else { Vec::new() };
     let accel = ctx.accel(&a.kernel, &a.initrd);
     eprintln!("test-boot: accelerator {accel:?} (KVM is probed; TCG when it does not work)");
     let log_dir = ctx.out.join("test-boot");
     let selected: Vec<cases::Case> = cases::cases(&a, &demo, &variants, accel)
         .into_iter()
+        .chain(oci::cases(&oci_built, accel))
         .filter(|c| args.only.is_empty() || args.only.iter().any(|o| c.name.contains(o.as_str())))
         .collect();
     let wants = |name: &str| args.only.is_empty() || args.only.iter().any(|o| name.contains(o.as_str()));
     let (want_size, want_noop) = (wants("size-budget"), wants("noop-rebuild"));
-    if selected.is_empty() && !want_size && !want_noop {
+    if selected.is_empty() && !want_size && !want_noop && !oci::wanted(&args.only) {
         bail!("no case matches {:?}", args.only);
     }
     let (mut passed, mut failed) = (0, 0);
@@ -53,6 +56,17 @@ pub fn run(args: &Args) -> Result<()> {
     }
     if want_noop {
         count(noop_rebuild(&ctx, &args.image.image, &a)?);
+    }
+    if !oci_built.is_empty() {
+        for (name, ok, lines) in oci::build_checks(&ctx, &a, &oci_built)? {
+            if wants(name) {
+                count(ok);
+                println!("{} {name:<24} {:>6.1}s  1 checks", if ok { "PASS" } else { "FAIL" }, 0.0);
+                for l in lines.iter().filter(|_| !ok || name == "oci-too-big") {
+                    println!("     {}", l.replace('\n', "\n     "));
+                }
+            }
+        }
     }
     for case in &selected {
         let log = log_dir.join(format!("{}.log", case.name));

@@ -1,11 +1,16 @@
 //! What an image is: `images/NAME.toml` (kernel fragments and command line, BusyBox,
 //! init configuration, ISO settings), and the root file system built from it.
 
+mod oci_rootfs;
 mod rootfs;
 mod spec;
 
+pub use oci_rootfs::{check_size, init_config, oci_rootfs, unpacked_size, OciInputs, BUSYBOX_DIR, SERVICE_NAME};
 pub use rootfs::{rootfs, RootfsInputs};
-pub use spec::{valid_name, Budget, BusyboxBase, BusyboxSpec, InitSpec, IsoLayout, IsoSpec, KernelSpec, MenuEntry, ImageSpec};
+pub use spec::{
+    valid_name, Budget, BusyboxBase, BusyboxSpec, ImageSpec, InitSpec, IsoLayout, IsoSpec, KernelSpec, MenuEntry, RootfsSpec, RunMode,
+    DEFAULT_MAX_INITRAMFS_BYTES,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -15,6 +20,8 @@ pub enum Error {
     NotFound { name: String, path: String, available: String },
     #[error("invalid image name {name:?}: a name is 1-64 characters of a-z, 0-9, - and _, starting with a letter or digit; available: {available}")]
     InvalidName { name: String, available: String },
+    #[error("container image: {message}")]
+    Oci { message: String },
     #[error(transparent)]
     Tree(#[from] kiln_initramfs::Error),
 }

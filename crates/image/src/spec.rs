@@ -18,6 +18,8 @@ pub struct ImageSpec {
     pub init: InitSpec,
     #[serde(default)]
     pub iso: IsoSpec,
+    #[serde(default)]
+    pub rootfs: RootfsSpec,
     /// The file this spec was read from.
     #[serde(skip)]
     pub path: PathBuf,
@@ -60,6 +62,67 @@ impl BusyboxBase {
             BusyboxBase::Allnoconfig => "allnoconfig",
             BusyboxBase::Defconfig => "defconfig",
         }
+    }
+}
+
+/// `[rootfs]`: where the root file system comes from. Without `oci`, Kiln's own
+/// (BusyBox, kiln-init, `/etc/kiln/init.conf`); with it, a container image's tree
+/// plus kiln-init, `init.conf` and the device nodes (see `oci_rootfs.rs`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RootfsSpec {
+    /// An OCI layout directory, an `oci-archive` or a `docker save` tarball. Relative
+    /// to the spec's directory (`load` makes it absolute) or absolute.
+    #[serde(default)]
+    pub oci: Option<PathBuf>,
+    /// The platform to take from a multi-platform image (`os/arch[/variant]`).
+    #[serde(default = "default_platform", deserialize_with = "de_platform")]
+    pub platform: kiln_oci::Platform,
+    /// Add Kiln's static BusyBox under `/kiln/bin` (and to the end of `PATH`).
+    #[serde(default)]
+    pub busybox: bool,
+    /// What to do with the image's `Entrypoint` + `Cmd`.
+    #[serde(default)]
+    pub run: RunMode,
+    /// The largest initramfs (uncompressed bytes: file contents plus 512 per entry)
+    /// the build accepts: the kernel holds all of it in RAM.
+    #[serde(default = "default_max_initramfs")]
+    pub max_initramfs_bytes: u64,
+}
+
+/// `rootfs.run`: how the image's program runs.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RunMode {
+    /// As the console shell (restarted when it exits), like `docker run -it`.
+    #[default]
+    Console,
+    /// As the supervised service `app` (restart on failure, output in
+    /// `/var/log/app.log`), beside a console shell.
+    Service,
+    /// Not at all: only the console shell.
+    None,
+}
+
+/// 256 MiB: with the compressed copy and the kernel's own needs, about 384 MiB of RAM.
+pub const DEFAULT_MAX_INITRAMFS_BYTES: u64 = 256 << 20;
+
+fn default_max_initramfs() -> u64 {
+    DEFAULT_MAX_INITRAMFS_BYTES
+}
+
+fn default_platform() -> kiln_oci::Platform {
+    kiln_oci::Platform::default()
+}
+
+fn de_platform<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<kiln_oci::Platform, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse().map_err(|e| serde::de::Error::custom(format!("platform {s:?}: {e}")))
+}
+
+impl Default for RootfsSpec {
+    fn default() -> Self {
+        RootfsSpec { oci: None, platform: default_platform(), busybox: false, run: RunMode::default(), max_initramfs_bytes: DEFAULT_MAX_INITRAMFS_BYTES }
     }
 }
 
@@ -178,13 +241,25 @@ impl ImageSpec {
         let spec = ImageSpec::parse(&rel, &text)?;
         check_name_key(&rel, &text, &spec.name, name)?;
         spec.check_files(root, &rel)?;
-        Ok(ImageSpec { path, ..spec })
+        let mut spec = ImageSpec { path, ..spec };
+        if let Some(oci) = &spec.rootfs.oci {
+            let dir = spec.path.parent().unwrap_or(root);
+            let full = dir.join(oci);
+            if !full.exists() {
+                return Err(Error::Spec { path: rel, message: format!("rootfs.oci: no file or directory {}", full.display()) });
+            }
+            spec.rootfs.oci = Some(full);
+        }
+        Ok(spec)
     }
 
     /// Parses spec text; `shown` is the file name used in messages.
     pub fn parse(shown: &str, text: &str) -> Result<ImageSpec> {
         let err = |message: String| Error::Spec { path: shown.into(), message };
         let spec: ImageSpec = toml::from_str(text).map_err(|e| err(e.to_string().trim_end().to_string()))?;
+        if spec.rootfs.max_initramfs_bytes == 0 {
+            return Err(err("rootfs.max_initramfs_bytes: must be more than 0".into()));
+        }
         if spec.iso.entries.is_empty() {
             return Err(err("iso.entry: at least one menu entry is needed".into()));
         }

@@ -164,3 +164,72 @@ fn spec_and_init_conf_agree() {
         assert_eq!(ImageSpec::parse("i.toml", &spec).is_ok(), Config::parse(&line).1.is_empty(), "env {k:?}");
     }
 }
+
+#[test]
+fn rootfs_defaults_to_kiln_own() {
+    let s = ImageSpec::parse("i.toml", MINIMAL).unwrap();
+    assert_eq!(s.rootfs, RootfsSpec::default());
+    assert_eq!(s.rootfs.oci, None);
+    assert_eq!(s.rootfs.run, RunMode::Console);
+    assert!(!s.rootfs.busybox);
+    assert_eq!(s.rootfs.platform.to_string(), "linux/amd64");
+    assert_eq!(s.rootfs.max_initramfs_bytes, DEFAULT_MAX_INITRAMFS_BYTES);
+}
+
+#[test]
+fn rootfs_oci_keys_parse() {
+    let text = format!("{MINIMAL}[rootfs]\noci = \"img.tar\"\nplatform = \"linux/arm64/v8\"\nbusybox = true\nrun = \"service\"\nmax_initramfs_bytes = 1000\n");
+    let s = ImageSpec::parse("i.toml", &text).unwrap();
+    assert_eq!(s.rootfs.oci.as_deref(), Some(Path::new("img.tar")));
+    assert_eq!(s.rootfs.platform.to_string(), "linux/arm64/v8");
+    assert!(s.rootfs.busybox);
+    assert_eq!(s.rootfs.run, RunMode::Service);
+    assert_eq!(s.rootfs.max_initramfs_bytes, 1000);
+    let none = format!("{MINIMAL}[rootfs]\nrun = \"none\"\n");
+    assert_eq!(ImageSpec::parse("i.toml", &none).unwrap().rootfs.run, RunMode::None);
+}
+
+#[test]
+fn bad_rootfs_values_name_line_and_key() {
+    for (bad, what) in [
+        ("run = \"daemon\"", "daemon"),
+        ("platform = \"linux\"", "platform \"linux\""),
+        ("busybox = \"yes\"", "busybox"),
+        ("max_initramfs_bytes = 0", "rootfs.max_initramfs_bytes"),
+        ("ocii = \"x\"", "ocii"),
+    ] {
+        let text = format!("{MINIMAL}[rootfs]\n{bad}\n");
+        let e = ImageSpec::parse("images/t.toml", &text).unwrap_err().to_string();
+        assert!(e.starts_with("images/t.toml: ") && e.contains(what), "{bad}: {e}");
+        if !bad.starts_with("max") {
+            assert!(e.contains("line 9"), "{bad}: {e}");
+        }
+    }
+}
+
+#[test]
+fn rootfs_oci_is_relative_to_the_spec_and_must_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for d in ["images", "kernel", "busybox", "images/oci"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::write(root.join("kernel/base.config"), "").unwrap();
+    std::fs::write(root.join("busybox/kiln.config"), "").unwrap();
+    let spec = MINIMAL.replace("name = \"t\"", "name = \"box\"") + "[rootfs]\noci = \"oci/img.tar\"\n";
+    std::fs::write(root.join("images/box.toml"), spec).unwrap();
+    let e = ImageSpec::load(root, "box").unwrap_err().to_string();
+    assert!(e.contains("images/box.toml: rootfs.oci: no file or directory") && e.contains("oci/img.tar"), "{e}");
+    std::fs::write(root.join("images/oci/img.tar"), b"").unwrap();
+    let s = ImageSpec::load(root, "box").unwrap();
+    assert_eq!(s.rootfs.oci, Some(root.join("images/oci/img.tar")));
+}
+
+#[test]
+fn init_workdir_is_checked_as_read() {
+    let ok = format!("{MINIMAL}[init]\nworkdir = \"/srv\"\n");
+    assert_eq!(ImageSpec::parse("i.toml", &ok).unwrap().init.workdir.as_deref(), Some("/srv"));
+    let bad = format!("{MINIMAL}[init]\nworkdir = \"srv\"\n");
+    let e = ImageSpec::parse("i.toml", &bad).unwrap_err().to_string();
+    assert!(e.contains("init.workdir") && e.contains("not an absolute path") && e.contains("line 9"), "{e}");
+}

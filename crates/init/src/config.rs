@@ -26,7 +26,7 @@ use crate::config_serde as de;
 use crate::policy::Restart;
 pub use crate::rules::{parse_env, DEFAULT_ONBOOT_TIMEOUT_SECS, DEFAULT_STOP_TIMEOUT_SECS};
 use crate::rules::{
-    check_argv, check_env_key, check_hostname, check_mount, check_name, check_text, check_timeout,
+    check_argv, check_env_key, check_hostname, check_mount, check_name, check_text, check_timeout, check_workdir,
     parse_secs, shown,
 };
 pub use crate::words::{quote, split_words};
@@ -73,6 +73,10 @@ pub struct Config {
     /// `shell ARGV...`; `None` means [`DEFAULT_SHELL`].
     #[cfg_attr(feature = "serde", serde(default, deserialize_with = "de::shell"))]
     pub shell: Option<Vec<String>>,
+    /// `workdir DIR`: where services and console shells start (an absolute path);
+    /// `None`, or a directory that does not exist, means `HOME` (else `/`).
+    #[cfg_attr(feature = "serde", serde(default, deserialize_with = "de::workdir"))]
+    pub workdir: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,6 +260,11 @@ impl Config {
                     stop_timeout_secs,
                 });
             }
+            "workdir" => {
+                want(args.len() == 1, "workdir DIR")?;
+                check_workdir(&args[0])?;
+                self.workdir = Some(args[0].clone());
+            }
             "shell" => {
                 want(!args.is_empty(), "shell ARGV...")?;
                 check_argv(args)?;
@@ -307,6 +316,9 @@ impl Config {
             w.extend(s.argv.iter().map(String::as_str));
             line(&w);
         }
+        if let Some(dir) = &self.workdir {
+            line(&["workdir", dir]);
+        }
         if let Some(sh) = &self.shell {
             let mut w = vec!["shell"];
             w.extend(sh.iter().map(String::as_str));
@@ -349,6 +361,9 @@ impl Config {
         }
         if let Some(sh) = &self.shell {
             check_argv(sh).map_err(ctx("shell".into()))?;
+        }
+        if let Some(dir) = &self.workdir {
+            check_workdir(dir).map_err(ctx("workdir".into()))?;
         }
         // The rules above should make this hold; a rule that misses a case shows here.
         let (back, errors) = Config::parse(&self.render());

@@ -13,7 +13,7 @@ use crate::config::{check_command, Service};
 use crate::policy::Restart;
 use crate::rules::{
     check_argv, check_env_key, check_hostname, check_mount_field, check_mount_target, check_name,
-    check_text, check_timeout,
+    check_text, check_timeout, check_workdir,
     shown, DEFAULT_ONBOOT_TIMEOUT_SECS, DEFAULT_STOP_TIMEOUT_SECS,
 };
 use core::fmt;
@@ -37,6 +37,10 @@ pub fn hostname<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Er
 
 pub fn shell<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
     checked(d, "init.shell", |a: &Vec<String>| check_argv(a)).map(Some)
+}
+
+pub fn workdir<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    checked(d, "init.workdir", |v: &String| check_workdir(v)).map(Some)
 }
 
 pub fn mount_source<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {

@@ -138,6 +138,7 @@ fn render_round_trips() {
             "-c".into(),
             "echo \"hi\"; exec sh".into(),
         ]),
+        workdir: Some("/srv/my app".into()),
     };
     assert_eq!(cfg.check(), Ok(()));
     let text = cfg.render();
@@ -265,4 +266,19 @@ fn quote_plain_and_special() {
     for s in ["", "a b", "\"", "'", "\\", "$x", "`", "# c", "  "] {
         assert_eq!(split_words(&quote(s)).unwrap(), [s]);
     }
+}
+
+#[test]
+fn workdir_is_one_absolute_path() {
+    let (c, errors) = Config::parse("workdir /opt/app\n");
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(c.workdir.as_deref(), Some("/opt/app"));
+    assert!(c.render().contains("\nworkdir /opt/app\n"));
+    for (bad, why) in [("workdir opt", "not an absolute path"), ("workdir", "usage: workdir DIR"), ("workdir /a /b", "usage: workdir DIR")] {
+        let (c, errors) = Config::parse(bad);
+        assert_eq!(c.workdir, None, "{bad}");
+        assert!(errors[0].message.contains(why), "{bad}: {errors:?}");
+    }
+    let cfg = Config { workdir: Some("rel".into()), ..Config::default() };
+    assert!(cfg.check().unwrap_err().starts_with("workdir: working directory 'rel' is not an absolute path"), "{:?}", cfg.check());
 }

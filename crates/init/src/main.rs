@@ -102,7 +102,7 @@ fn boot() -> ! {
     stages.push(("onboot", os::now()));
 
     // 3. Services.
-    let mut sup = Supervisor::new(env, consoles.clone());
+    let mut sup = Supervisor::new(env, consoles.clone(), config.workdir.as_deref());
     for s in &config.services {
         sup.add_service(s);
     }

@@ -132,6 +132,14 @@ pub fn parse_secs(word: &str) -> Result<u32, String> {
     Ok(secs)
 }
 
+/// A working directory (`workdir`): an absolute path.
+pub fn check_workdir(dir: &str) -> Result<(), String> {
+    if !dir.starts_with('/') {
+        return Err(format!("working directory {} is not an absolute path", shown(dir)));
+    }
+    check_text(dir)
+}
+
 /// A mount target: an absolute path.
 pub fn check_mount_target(target: &str) -> Result<(), String> {
     if !target.starts_with('/') {

@@ -31,24 +31,26 @@ pub struct Child {
 pub struct Supervisor {
     children: Vec<Child>,
     env: Vec<(String, String)>,
-    home: String,
+    /// Where services and shells start: `workdir`, else `HOME`, else `/`.
+    cwd: String,
     consoles: Vec<String>,
 }
 
 impl Supervisor {
     /// `SIGCHLD` and friends are already blocked (see `main`); they queue up
     /// until read in [`Supervisor::run`].
-    pub fn new(env: Vec<(String, String)>, consoles: Vec<String>) -> Self {
-        let home = env
-            .iter()
-            .find(|(k, _)| k == "HOME")
-            .map(|(_, v)| v.clone())
-            .filter(|h| os::is_dir(h))
-            .unwrap_or_else(|| "/".to_string());
+    pub fn new(env: Vec<(String, String)>, consoles: Vec<String>, workdir: Option<&str>) -> Self {
+        let home = env.iter().find(|(k, _)| k == "HOME").map(|(_, v)| v.as_str());
+        let cwd = workdir
+            .into_iter()
+            .chain(home)
+            .find(|d| os::is_dir(d))
+            .unwrap_or("/")
+            .to_string();
         Supervisor {
             children: Vec::new(),
             env,
-            home,
+            cwd,
             consoles,
         }
     }
@@ -86,7 +88,7 @@ impl Supervisor {
             Kind::Console { tty } => (Stdio::Tty(tty.clone()), format!("shell on {tty}")),
             Kind::Service { name, .. } => (service_log(name), format!("service {name}")),
         };
-        match spawn(&c.argv, &self.env, &self.home, stdio) {
+        match spawn(&c.argv, &self.env, &self.cwd, stdio) {
             Ok(pid) => c.pid = Some(pid),
             Err(e) => {
                 log(&format!("cannot start {what}: {e}"));

@@ -90,14 +90,16 @@ fn valid_config() -> impl Strategy<Value = Config> {
         prop::collection::vec((name(), timeout(), argv()), 0..3),
         services,
         prop::option::of(argv()),
+        prop::option::of(word().prop_map(|w| format!("/{w}"))),
     )
-        .prop_map(|(hostname, env, mounts, onboot, services, shell)| Config {
+        .prop_map(|(hostname, env, mounts, onboot, services, shell, workdir)| Config {
             hostname,
             env,
             mounts,
             onboot: onboot.into_iter().map(|(name, timeout_secs, argv)| Command { name, argv, timeout_secs }).collect(),
             services,
             shell,
+            workdir,
             ..Config::default()
         })
 }
@@ -105,7 +107,7 @@ fn valid_config() -> impl Strategy<Value = Config> {
 /// Text that looks like a config: keywords, odd words, quotes, comments, CRLF.
 fn config_like_text() -> impl Strategy<Value = String> {
     let keyword = prop::sample::select(vec![
-        "hostname", "env", "mount", "onboot", "service", "shell", "#", "bogus", "",
+        "hostname", "env", "mount", "onboot", "service", "shell", "workdir", "#", "bogus", "",
     ]);
     let piece = prop_oneof![word(), Just("\"".to_string()), Just("'".to_string())];
     let line = (keyword, prop::collection::vec(piece, 0..6), prop::sample::select(vec![" ", "\t", ""]))

@@ -17,25 +17,25 @@ fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
-fn cmd(cmd: &str, expect: &[&str]) -> Step {
+pub(super) fn cmd(cmd: &str, expect: &[&str]) -> Step {
     Step::Command { cmd: cmd.into(), expect: expect.iter().map(|s| s.to_string()).collect(), timeout: secs(30) }
 }
 
-fn boot() -> Vec<Step> {
+pub(super) fn boot() -> Vec<Step> {
     vec![Step::Boot { marker: MARKER.into(), timeout: secs(240) }, Step::Shell { timeout: secs(60) }]
 }
 
-fn wait_for(text: &str) -> Step {
+pub(super) fn wait_for(text: &str) -> Step {
     Step::Type { text: String::new(), expect: text.into(), timeout: secs(240) }
 }
 
-fn power_off(cmd: &str) -> Step {
+pub(super) fn power_off(cmd: &str) -> Step {
     let expect = vec!["kiln-init: powering off".into(), "reboot: Power down".into()];
     Step::Exit { cmd: cmd.into(), status: 0, expect, timeout: secs(60) }
 }
 
 /// Things no boot may print.
-fn never() -> Vec<Step> {
+pub(super) fn never() -> Vec<Step> {
     vec![
         Step::Never("Kernel panic".into()),
         Step::Never("job control turned off".into()),
@@ -214,7 +214,7 @@ fn fatal_steps() -> Vec<Step> {
     ]
 }
 
-fn machine(fw: Firmware, boot: Boot, accel: Accel) -> Machine {
+pub(super) fn machine(fw: Firmware, boot: Boot, accel: Accel) -> Machine {
     let mut m = Machine::new(fw, boot, accel);
     // A guest that reboots (or panics and reboots) ends the run instead of looping.
     m.no_reboot = true;
