@@ -2,6 +2,7 @@
 //! init configuration, ISO settings), and the root file system built from it.
 
 mod oci_rootfs;
+mod oci_user;
 mod rootfs;
 mod spec;
 

@@ -81,7 +81,9 @@ pub fn oci_rootfs(inputs: OciInputs) -> Result<(Tree, Config)> {
             }
         }
     }
-    let config = init_config(base, image, run, busybox.is_some(), |p| has(&tree, p))?;
+    let text = |p: &str| read_text(&tree, p);
+    let user = crate::oci_user::resolve_user(image.user.as_deref(), text("etc/passwd").as_deref(), text("etc/group").as_deref())?;
+    let config = init_config(base, image, user, run, busybox.is_some(), |p| has(&tree, p))?;
     tree.file("etc/kiln/init.conf", 0o644, Data::Bytes(config.render().into_bytes()))?;
     Ok((tree, config))
 }
@@ -89,18 +91,18 @@ pub fn oci_rootfs(inputs: OciInputs) -> Result<(Tree, Config)> {
 /// The init configuration of an OCI root: the spec's `[init]`, the image's `Env`
 /// over it (with `/kiln/bin` at the end of `PATH` when BusyBox is added), its
 /// `WorkingDir` (default `/`) as `workdir` unless `[init]` sets one, and the image's
-/// program as the console shell or the service `app`. `exists` says whether
-/// a path (no leading `/`) is in the tree.
-pub fn init_config(base: &Config, image: &ImageConfig, run: RunMode, busybox: bool, exists: impl Fn(&str) -> bool) -> Result<Config> {
+/// program as the console shell or the service `app`, run as `user` (the image's
+/// `User`, resolved; `None` is root). `exists` says whether a path (no leading `/`)
+/// is in the tree.
+pub fn init_config(
+    base: &Config,
+    image: &ImageConfig,
+    user: Option<(u32, u32)>,
+    run: RunMode,
+    busybox: bool,
+    exists: impl Fn(&str) -> bool,
+) -> Result<Config> {
     let mut c = base.clone();
-    if let Some(user) = image.user.as_deref() {
-        if !is_root(user) {
-            return Err(err(format!(
-                "the image's User is {user:?}: kiln-init runs programs as root only (not supported yet); \
-                 rebuild the image without USER, or with USER root"
-            )));
-        }
-    }
     for kv in &image.env {
         // `KEY` without `=` means "from the caller's environment" in Docker: there is none.
         let Some((k, v)) = kv.split_once('=') else { continue };
@@ -123,8 +125,14 @@ pub fn init_config(base: &Config, image: &ImageConfig, run: RunMode, busybox: bo
             return Err(err("the image has no Entrypoint or Cmd to run; set rootfs.run = \"none\" for a shell only".into()));
         }
         match run {
-            RunMode::Console => c.shell = Some(argv),
-            RunMode::Service => c.services.push(Service::new(SERVICE_NAME, Restart::OnFailure, &argv.iter().map(String::as_str).collect::<Vec<_>>())),
+            RunMode::Console => {
+                c.shell = Some(argv);
+                c.shell_user = user;
+            }
+            RunMode::Service => c.services.push(Service {
+                user,
+                ..Service::new(SERVICE_NAME, Restart::OnFailure, &argv.iter().map(String::as_str).collect::<Vec<_>>())
+            }),
             RunMode::None => unreachable!(),
         }
     }
@@ -150,10 +158,19 @@ fn set_env(env: &mut Vec<(String, String)>, k: &str, v: &str) {
     }
 }
 
-/// `User` values that mean root: empty, `root`, `0`, with an optional group `root`/`0`.
-fn is_root(user: &str) -> bool {
-    let (u, g) = user.split_once(':').unwrap_or((user, "0"));
-    matches!(u, "" | "0" | "root") && matches!(g, "" | "0" | "root")
+/// A small text file of the tree (`etc/passwd`), if it is one.
+fn read_text(tree: &Tree, path: &str) -> Option<String> {
+    let Kind::File(data) = &tree.get(path)?.kind else { return None };
+    let bytes = match data {
+        Data::Bytes(b) => b.clone(),
+        Data::Path(p) => std::fs::read(p).ok()?,
+        Data::Slice(s) => {
+            let mut buf = vec![0; usize::try_from(s.len).ok().filter(|n| *n <= 1 << 20)?];
+            std::os::unix::fs::FileExt::read_exact_at(&*s.file, &mut buf, s.offset).ok()?;
+            buf
+        }
+    };
+    String::from_utf8(bytes).ok()
 }
 
 /// Bytes the kernel unpacks into RAM for this tree: file contents plus a newc

@@ -105,17 +105,17 @@ fn init_config_follows_run_mode_entrypoint_and_working_dir() {
     img.entrypoint = vec!["/bin/sh".into(), "-c".into()];
     let has_sh = |p: &str| p == "bin/sh";
     let base = Config::default();
-    let c = init_config(&base, &img, RunMode::Console, false, has_sh).unwrap();
+    let c = init_config(&base, &img, None, RunMode::Console, false, has_sh).unwrap();
     assert_eq!(c.shell, Some(vec!["/bin/sh".to_string(), "-c".into(), "echo $GREETING".into()]));
-    let c = init_config(&base, &img, RunMode::None, false, has_sh).unwrap();
+    let c = init_config(&base, &img, None, RunMode::None, false, has_sh).unwrap();
     assert_eq!((c.shell, c.services.len()), (None, 0), "the default shell (/bin/sh -l) only");
     assert_eq!(c.workdir.as_deref(), Some("/"), "a container starts in / without WorkingDir");
     img.working_dir = Some("/srv/app".into());
-    let c = init_config(&base, &img, RunMode::Service, false, has_sh).unwrap();
+    let c = init_config(&base, &img, None, RunMode::Service, false, has_sh).unwrap();
     assert_eq!(c.services[0].argv, ["/bin/sh", "-c", "echo $GREETING"]);
     assert_eq!(c.workdir.as_deref(), Some("/srv/app"));
     let spec_says = Config { workdir: Some("/data".into()), ..Config::default() };
-    assert_eq!(init_config(&spec_says, &img, RunMode::Service, false, has_sh).unwrap().workdir.as_deref(), Some("/data"));
+    assert_eq!(init_config(&spec_says, &img, None, RunMode::Service, false, has_sh).unwrap().workdir.as_deref(), Some("/data"));
 }
 
 #[test]
@@ -123,27 +123,25 @@ fn what_kiln_init_cannot_do_is_an_error_saying_so() {
     let base = Config::default();
     let none = |_: &str| false;
     let mut img = image(&["/app"]);
-    for root in ["root", "0", "0:0", "root:root", ""] {
-        img.user = Some(root.into());
-        assert!(init_config(&base, &img, RunMode::Console, false, none).is_ok(), "{root}");
-    }
-    img.user = Some("1000:1000".into());
-    let e = init_config(&base, &img, RunMode::Console, false, none).unwrap_err().to_string();
-    assert!(e.contains("User is \"1000:1000\"") && e.contains("root only"), "{e}");
-    img.user = None;
+    // The image's program runs as its User; a console shell beside a service stays root.
+    let c = init_config(&base, &img, Some((1000, 100)), RunMode::Console, false, none).unwrap();
+    assert_eq!((c.shell_user, c.shell.as_deref()), (Some((1000, 100)), Some(&["/app".to_string()][..])));
+    let has_sh = |p: &str| p == "bin/sh";
+    let c = init_config(&base, &img, Some((1000, 100)), RunMode::Service, false, has_sh).unwrap();
+    assert_eq!((c.services[0].user, c.shell_user), (Some((1000, 100)), None));
     img.working_dir = Some("/srv".into());
-    let c = init_config(&base, &img, RunMode::Console, false, none).unwrap();
+    let c = init_config(&base, &img, None, RunMode::Console, false, none).unwrap();
     assert_eq!((c.shell.unwrap(), c.workdir.as_deref()), (vec!["/app".to_string()], Some("/srv")), "no shell needed for WorkingDir");
     img.working_dir = Some("srv".into());
-    let e = init_config(&base, &img, RunMode::Console, false, none).unwrap_err().to_string();
+    let e = init_config(&base, &img, None, RunMode::Console, false, none).unwrap_err().to_string();
     assert!(e.contains("workdir: working directory 'srv' is not an absolute path"), "{e}");
     img.working_dir = None;
-    let e = init_config(&base, &image(&[]), RunMode::Console, false, none).unwrap_err().to_string();
+    let e = init_config(&base, &image(&[]), None, RunMode::Console, false, none).unwrap_err().to_string();
     assert!(e.contains("no Entrypoint or Cmd") && e.contains("rootfs.run = \"none\""), "{e}");
-    let e = init_config(&base, &img, RunMode::Service, false, none).unwrap_err().to_string();
+    let e = init_config(&base, &img, None, RunMode::Service, false, none).unwrap_err().to_string();
     assert!(e.contains("no shell for the console"), "{e}");
     img.env = vec!["BAD-KEY=1".into()];
-    let e = init_config(&base, &img, RunMode::Console, false, none).unwrap_err().to_string();
+    let e = init_config(&base, &img, None, RunMode::Console, false, none).unwrap_err().to_string();
     assert!(e.contains("BAD-KEY"), "{e}");
 }
 

@@ -27,8 +27,9 @@ use crate::policy::Restart;
 pub use crate::rules::{parse_env, DEFAULT_ONBOOT_TIMEOUT_SECS, DEFAULT_STOP_TIMEOUT_SECS};
 use crate::rules::{
     check_argv, check_env_key, check_hostname, check_mount, check_name, check_text, check_timeout, check_workdir,
-    parse_secs, shown,
+    parse_secs, parse_user, shown,
 };
+pub use crate::rules::Ids;
 pub use crate::words::{quote, split_words};
 use core::fmt;
 
@@ -50,6 +51,10 @@ pub const DEFAULT_HOSTNAME: &str = "kiln";
 const ONBOOT_TIMEOUT: &str = "timeout=";
 /// The option word of `service` lines: `stop_timeout=SECS`.
 const STOP_TIMEOUT: &str = "stop_timeout=";
+/// The option word of `service` and `shell` lines: `user=UID:GID`.
+const USER: &str = "user=";
+/// The option words of `service` lines, in the order they are written.
+pub(crate) const SERVICE_OPTIONS: &[&str] = &[STOP_TIMEOUT, USER];
 
 /// The parsed config. `Config::default()` is what a missing file means.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -77,6 +82,10 @@ pub struct Config {
     /// `None`, or a directory that does not exist, means `HOME` (else `/`).
     #[cfg_attr(feature = "serde", serde(default, deserialize_with = "de::workdir"))]
     pub workdir: Option<String>,
+    /// `shell user=UID:GID ARGV...`: the user and group the console shells run as
+    /// (no supplementary groups); `None` means root. (In a spec: `shell_user`.)
+    #[cfg_attr(feature = "serde", serde(default, deserialize_with = "de::user"))]
+    pub shell_user: Option<Ids>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +135,9 @@ pub struct Service {
         serde(rename = "stop_timeout", default = "de::stop_timeout_default", deserialize_with = "de::stop_timeout")
     )]
     pub stop_timeout_secs: u32,
+    /// `user=UID:GID`: who it runs as (no supplementary groups); `None`: root.
+    #[cfg_attr(feature = "serde", serde(default, deserialize_with = "de::user"))]
+    pub user: Option<Ids>,
 }
 
 impl Command {
@@ -147,8 +159,13 @@ impl Service {
             restart,
             argv: argv.iter().map(|a| a.to_string()).collect(),
             stop_timeout_secs: DEFAULT_STOP_TIMEOUT_SECS,
+            user: None,
         }
     }
+}
+
+fn user_word((uid, gid): Ids) -> String {
+    format!("{USER}{uid}:{gid}")
 }
 
 /// A bad line; displayed as `/etc/kiln/init.conf:3: unknown keyword 'hostnam'`.
@@ -171,6 +188,14 @@ fn take_secs<'a>(args: &'a [String], option: &str, default: u32) -> Result<(u32,
     match args.split_first() {
         Some((w, rest)) if w.starts_with(option) => Ok((parse_secs(&w[option.len()..])?, rest)),
         _ => Ok((default, args)),
+    }
+}
+
+/// An optional `user=UID:GID` word at the start of `args`.
+fn take_user(args: &[String]) -> Result<(Option<Ids>, &[String]), String> {
+    match args.split_first() {
+        Some((w, rest)) if w.starts_with(USER) => Ok((Some(parse_user(&w[USER.len()..])?), rest)),
+        _ => Ok((None, args)),
     }
 }
 
@@ -242,7 +267,7 @@ impl Config {
             }
             "service" => {
                 const USAGE: &str =
-                    "service NAME always|on-failure|never [stop_timeout=SECS] ARGV...";
+                    "service NAME always|on-failure|never [stop_timeout=SECS] [user=UID:GID] ARGV...";
                 want(args.len() >= 2, USAGE)?;
                 check_name(&args[0])?;
                 if self.services.iter().any(|s| s.name == args[0]) {
@@ -251,6 +276,7 @@ impl Config {
                 let restart = Restart::from_word(&args[1])?;
                 let (stop_timeout_secs, argv) =
                     take_secs(&args[2..], STOP_TIMEOUT, DEFAULT_STOP_TIMEOUT_SECS)?;
+                let (user, argv) = take_user(argv)?;
                 want(!argv.is_empty(), USAGE)?;
                 check_argv(argv)?;
                 self.services.push(Service {
@@ -258,6 +284,7 @@ impl Config {
                     restart,
                     argv: argv.to_vec(),
                     stop_timeout_secs,
+                    user,
                 });
             }
             "workdir" => {
@@ -266,9 +293,11 @@ impl Config {
                 self.workdir = Some(args[0].clone());
             }
             "shell" => {
-                want(!args.is_empty(), "shell ARGV...")?;
-                check_argv(args)?;
-                self.shell = Some(args.to_vec());
+                let (user, argv) = take_user(args)?;
+                want(!argv.is_empty(), "shell [user=UID:GID] ARGV...")?;
+                check_argv(argv)?;
+                self.shell = Some(argv.to_vec());
+                self.shell_user = user;
             }
             other => return Err(format!("unknown keyword {}", shown(other))),
         }
@@ -309,9 +338,13 @@ impl Config {
         }
         for s in &self.services {
             let timeout = format!("{STOP_TIMEOUT}{}", s.stop_timeout_secs);
+            let user = s.user.map(user_word).unwrap_or_default();
             let mut w = vec!["service", s.name.as_str(), s.restart.as_str()];
             if s.stop_timeout_secs != DEFAULT_STOP_TIMEOUT_SECS {
                 w.push(&timeout);
+            }
+            if s.user.is_some() {
+                w.push(&user);
             }
             w.extend(s.argv.iter().map(String::as_str));
             line(&w);
@@ -319,9 +352,14 @@ impl Config {
         if let Some(dir) = &self.workdir {
             line(&["workdir", dir]);
         }
-        if let Some(sh) = &self.shell {
+
+        if let Some(argv) = &self.shell {
+            let user = self.shell_user.map(user_word).unwrap_or_default();
             let mut w = vec!["shell"];
-            w.extend(sh.iter().map(String::as_str));
+            if self.shell_user.is_some() {
+                w.push(&user);
+            }
+            w.extend(argv.iter().map(String::as_str));
             line(&w);
         }
         out
@@ -345,7 +383,7 @@ impl Config {
         }
         for c in &self.onboot {
             check_name(&c.name)
-                .and_then(|()| check_command(&c.argv, ONBOOT_TIMEOUT))
+                .and_then(|()| check_command(&c.argv, &[ONBOOT_TIMEOUT]))
                 .and_then(|()| check_timeout(c.timeout_secs))
                 .map_err(ctx(format!("onboot {}", shown(&c.name))))?;
         }
@@ -355,12 +393,15 @@ impl Config {
                 return Err(format!("{what}: duplicate service name"));
             }
             check_name(&s.name)
-                .and_then(|()| check_command(&s.argv, STOP_TIMEOUT))
+                .and_then(|()| check_command(&s.argv, SERVICE_OPTIONS))
                 .and_then(|()| check_timeout(s.stop_timeout_secs))
                 .map_err(ctx(what))?;
         }
         if let Some(sh) = &self.shell {
-            check_argv(sh).map_err(ctx("shell".into()))?;
+            check_command(sh, &[USER]).map_err(ctx("shell".into()))?;
+        }
+        if self.shell_user.is_some() && self.shell.is_none() {
+            return Err("shell_user: set shell too (the user runs that command)".into());
         }
         if let Some(dir) = &self.workdir {
             check_workdir(dir).map_err(ctx("workdir".into()))?;
@@ -408,9 +449,11 @@ impl Config {
 }
 
 /// A command whose first word would be read back as the line's option.
-pub(crate) fn check_command(argv: &[String], option: &str) -> Result<(), String> {
+/// A command whose line has option words before it (`options`): its program's name
+/// must not look like one of them.
+pub(crate) fn check_command(argv: &[String], options: &[&str]) -> Result<(), String> {
     check_argv(argv)?;
-    if argv[0].starts_with(option) {
+    if options.iter().any(|o| argv[0].starts_with(o)) {
         return Err(format!(
             "program {} would be read as an option",
             shown(&argv[0])

@@ -12,7 +12,7 @@ use crate::prelude::*;
 use crate::config::{check_command, Service};
 use crate::policy::Restart;
 use crate::rules::{
-    check_argv, check_env_key, check_hostname, check_mount_field, check_mount_target, check_name,
+    check_env_key, check_hostname, check_mount_field, check_mount_target, check_name,
     check_text, check_timeout, check_workdir,
     shown, DEFAULT_ONBOOT_TIMEOUT_SECS, DEFAULT_STOP_TIMEOUT_SECS,
 };
@@ -36,11 +36,16 @@ pub fn hostname<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Er
 }
 
 pub fn shell<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    checked(d, "init.shell", |a: &Vec<String>| check_argv(a)).map(Some)
+    checked(d, "init.shell", |a: &Vec<String>| check_command(a, &["user="])).map(Some)
 }
 
 pub fn workdir<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     checked(d, "init.workdir", |v: &String| check_workdir(v)).map(Some)
+}
+
+pub fn user<'de, D: Deserializer<'de>>(d: D) -> Result<Option<(u32, u32)>, D::Error> {
+    let text = String::deserialize(d)?;
+    crate::rules::parse_user(&text).map(Some).map_err(|e| D::Error::custom(format_args!("init.user: {e}")))
 }
 
 pub fn mount_source<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -68,11 +73,11 @@ pub fn service_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error>
 }
 
 pub fn onboot_command<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    checked(d, "init.onboot.command", |a: &Vec<String>| check_command(a, "timeout="))
+    checked(d, "init.onboot.command", |a: &Vec<String>| check_command(a, &["timeout="]))
 }
 
 pub fn service_command<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    checked(d, "init.services.command", |a: &Vec<String>| check_command(a, "stop_timeout="))
+    checked(d, "init.services.command", |a: &Vec<String>| check_command(a, crate::config::SERVICE_OPTIONS))
 }
 
 pub fn onboot_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {

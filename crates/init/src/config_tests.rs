@@ -132,6 +132,10 @@ fn render_round_trips() {
                 stop_timeout_secs: 1,
                 ..Service::new("db@1", Restart::Never, &["/bin/db"])
             },
+            Service {
+                user: Some((1000, 100)),
+                ..Service::new("app", Restart::Always, &["/bin/app", "user=x"])
+            },
         ],
         shell: Some(vec![
             "/bin/sh".into(),
@@ -139,6 +143,7 @@ fn render_round_trips() {
             "echo \"hi\"; exec sh".into(),
         ]),
         workdir: Some("/srv/my app".into()),
+        shell_user: Some((0, 5)),
     };
     assert_eq!(cfg.check(), Ok(()));
     let text = cfg.render();
@@ -281,4 +286,31 @@ fn workdir_is_one_absolute_path() {
     }
     let cfg = Config { workdir: Some("rel".into()), ..Config::default() };
     assert!(cfg.check().unwrap_err().starts_with("workdir: working directory 'rel' is not an absolute path"), "{:?}", cfg.check());
+}
+
+#[test]
+fn services_and_the_shell_can_run_as_a_user() {
+    let text = "service app always stop_timeout=3 user=1000:1000 /bin/app -v\nshell user=65534:65534 /bin/sh -l\n";
+    let (c, errors) = Config::parse(text);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(c.services[0].user, Some((1000, 1000)));
+    assert_eq!((c.services[0].stop_timeout_secs, c.services[0].argv.len()), (3, 2));
+    assert_eq!(c.shell_user, Some((65534, 65534)));
+    assert_eq!(c.shell.as_deref(), Some(&["/bin/sh".to_string(), "-l".to_string()][..]));
+    assert_eq!(Config::parse(&c.render()).0, c, "{}", c.render());
+    // Without the option: root, and a program whose name looks like the option is refused.
+    assert_eq!(Config::parse("service s always /bin/s\n").0.services[0].user, None);
+    for (bad, why) in [
+        ("service s always user=1000 /bin/s", "not UID:GID"),
+        ("service s always user=a:b /bin/s", "not UID:GID"),
+        ("service s always user=-1:0 /bin/s", "not UID:GID"),
+        ("shell user=1:2", "usage: shell [user=UID:GID] ARGV..."),
+    ] {
+        let (_, errors) = Config::parse(bad);
+        assert!(errors.first().is_some_and(|e| e.message.contains(why)), "{bad}: {errors:?}");
+    }
+    let cfg = Config { shell_user: Some((1, 1)), ..Config::default() };
+    assert!(cfg.check().unwrap_err().contains("set shell too"));
+    let cfg = Config { services: vec![Service::new("s", Restart::Always, &["user=1:1"])], ..Config::default() };
+    assert!(cfg.check().unwrap_err().contains("would be read as an option"), "{:?}", cfg.check());
 }

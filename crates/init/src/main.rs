@@ -113,7 +113,7 @@ fn boot() -> ! {
     os::write_consoles(&consoles, &format!("{marker}\n"));
     let shell = config.shell_argv();
     for tty in &consoles {
-        sup.add_console(tty.clone(), shell.clone());
+        sup.add_console(tty.clone(), shell.clone(), config.shell_user);
     }
     stages.push(("shell", os::now()));
     write_boot_times(&stages);
@@ -140,7 +140,7 @@ fn find_consoles() -> Vec<String> {
 /// process group is killed. A shutdown request meanwhile is carried out.
 fn run_onboot(cmd: &Command, env: &[(String, String)], consoles: &[String]) {
     let name = &cmd.name;
-    let pid = match spawn(&cmd.argv, env, "/", Stdio::Inherit) {
+    let pid = match spawn(&cmd.argv, env, "/", Stdio::Inherit, None) {
         Ok(pid) => pid,
         Err(e) => {
             log(&format!("onboot {name}: cannot start: {e}"));

@@ -140,6 +140,18 @@ pub fn check_workdir(dir: &str) -> Result<(), String> {
     check_text(dir)
 }
 
+/// A user and group id to run a program as.
+pub type Ids = (u32, u32);
+
+/// A user to run programs as (`user=UID:GID`): numeric ids, resolved from names at
+/// build time (the guest may have no passwd file).
+pub fn parse_user(word: &str) -> Result<Ids, String> {
+    let bad = || format!("user {} is not UID:GID (two numbers, such as 1000:1000)", shown(word));
+    let (u, g) = word.split_once(':').ok_or_else(bad)?;
+    let num = |s: &str| s.parse::<u32>().ok().filter(|_| !s.starts_with('+'));
+    Ok((num(u).ok_or_else(bad)?, num(g).ok_or_else(bad)?))
+}
+
 /// A mount target: an absolute path.
 pub fn check_mount_target(target: &str) -> Result<(), String> {
     if !target.starts_with('/') {

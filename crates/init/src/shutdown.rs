@@ -174,7 +174,7 @@ fn rescue_shell() {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let argv = ["/bin/sh".to_string()];
-    let pid = match spawn(&argv, &env, "/", Stdio::Tty(tty.clone())) {
+    let pid = match spawn(&argv, &env, "/", Stdio::Tty(tty.clone()), None) {
         Ok(pid) => pid,
         Err(e) => {
             say(&format!("kiln-init: cannot start rescue shell: {e}\n"));

@@ -54,6 +54,7 @@ pub fn spawn(
     env: &[(String, String)],
     cwd: &str,
     stdio: Stdio,
+    user: Option<(u32, u32)>,
 ) -> Result<Pid, String> {
     let prog = argv.first().ok_or("empty command")?;
     let path = cstr(&resolve(prog, env))?;
@@ -85,11 +86,12 @@ pub fn spawn(
             // SAFETY: we are the child of a fork, and `arg_ptrs`/`env_ptrs`
             // come from `pointers`: NULL-terminated arrays of pointers into
             // `args`/`envs`, which live until exec or exit.
-            let e = unsafe { child(&path, &arg_ptrs, &env_ptrs, &cwd, tty.as_deref(), log_fd) };
+            let e = unsafe { child(&path, &arg_ptrs, &env_ptrs, &cwd, tty.as_deref(), log_fd, user) };
             let reason: &[u8] = match e {
                 Errno::NOENT => b"not found\n",
                 Errno::ACCESS => b"permission denied\n",
                 Errno::NOEXEC => b"exec format error\n",
+                Errno::PERM => b"operation not permitted\n",
                 _ => b"exec failed\n",
             };
             let _ = os::write_all(os::stderr(), err_msg.as_bytes());
@@ -113,6 +115,7 @@ unsafe fn child(
     cwd: &core::ffi::CStr,
     tty: Option<&core::ffi::CStr>,
     log_fd: Option<&OwnedFd>,
+    user: Option<(u32, u32)>,
 ) -> Errno {
     // PID 1 blocks every signal and installs no handlers: the child starts
     // with default dispositions and gets an empty mask back.
@@ -148,6 +151,19 @@ unsafe fn child(
             }
         }
     }
+    // The tty is open and ours: now leave root, group first (setgid needs root), with
+    // no supplementary groups. These are per-thread system calls, and this child has
+    // one thread. A program must never start as root when it was meant not to.
+    if let Some((uid, gid)) = user {
+        let (u, g) = (rustix::process::Uid::from_raw(uid), rustix::process::Gid::from_raw(gid));
+        let dropped = rustix::thread::set_thread_groups(&[])
+            .and_then(|()| rustix::thread::set_thread_res_gid(g, g, g))
+            .and_then(|()| rustix::thread::set_thread_res_uid(u, u, u));
+        if let Err(e) = dropped {
+            return e;
+        }
+    }
+    // After the switch, so the directory is one the user may enter.
     if rustix::process::chdir(cwd).is_err() {
         let _ = rustix::process::chdir(c"/");
     }

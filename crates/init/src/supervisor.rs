@@ -23,6 +23,8 @@ pub enum Kind {
 pub struct Child {
     kind: Kind,
     argv: Vec<String>,
+    /// Who it runs as (`user=UID:GID`); `None`: root.
+    user: Option<(u32, u32)>,
     pid: Option<Pid>,
     backoff: Backoff,
     next_start: Option<Duration>,
@@ -61,18 +63,19 @@ impl Supervisor {
             restart: s.restart,
             stop_timeout_secs: s.stop_timeout_secs,
         };
-        self.add(kind, s.argv.clone());
+        self.add(kind, s.argv.clone(), s.user);
     }
 
-    pub fn add_console(&mut self, tty: String, argv: Vec<String>) {
-        self.add(Kind::Console { tty }, argv);
+    pub fn add_console(&mut self, tty: String, argv: Vec<String>, user: Option<(u32, u32)>) {
+        self.add(Kind::Console { tty }, argv, user);
     }
 
-    fn add(&mut self, kind: Kind, argv: Vec<String>) {
+    fn add(&mut self, kind: Kind, argv: Vec<String>, user: Option<(u32, u32)>) {
         let now = os::now();
         let mut child = Child {
             kind,
             argv,
+            user,
             pid: None,
             backoff: Backoff::new(),
             next_start: None,
@@ -88,7 +91,7 @@ impl Supervisor {
             Kind::Console { tty } => (Stdio::Tty(tty.clone()), format!("shell on {tty}")),
             Kind::Service { name, .. } => (service_log(name), format!("service {name}")),
         };
-        match spawn(&c.argv, &self.env, &self.cwd, stdio) {
+        match spawn(&c.argv, &self.env, &self.cwd, stdio, c.user) {
             Ok(pid) => c.pid = Some(pid),
             Err(e) => {
                 log(&format!("cannot start {what}: {e}"));

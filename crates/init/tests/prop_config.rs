@@ -39,7 +39,7 @@ fn word() -> impl Strategy<Value = String> {
 /// (`timeout=`, `stop_timeout=`), then any arguments.
 fn argv() -> impl Strategy<Value = Vec<String>> {
     let program = word().prop_filter("a program name", |w| {
-        !w.is_empty() && !w.starts_with("timeout=") && !w.starts_with("stop_timeout=")
+        !w.is_empty() && !w.starts_with("timeout=") && !w.starts_with("stop_timeout=") && !w.starts_with("user=")
     });
     (program, prop::collection::vec(word(), 0..3)).prop_map(|(p, mut rest)| {
         rest.insert(0, p);
@@ -76,11 +76,12 @@ fn valid_config() -> impl Strategy<Value = Config> {
     let hostname = "[A-Za-z0-9][A-Za-z0-9.-]{0,19}";
     let env = ("[A-Za-z_][A-Za-z0-9_]{0,8}", word());
     let timeout = || 1..=kiln_init::rules::MAX_TIMEOUT_SECS;
-    let services = prop::collection::vec((name(), restart(), timeout(), argv()), 0..4).prop_map(|v| {
+    let user = || prop::option::of((any::<u32>(), any::<u32>()));
+    let services = prop::collection::vec((name(), restart(), timeout(), user(), argv()), 0..4).prop_map(|v| {
         let mut seen = std::collections::BTreeSet::new();
         v.into_iter()
-            .filter(|(n, _, _, _)| seen.insert(n.clone()))
-            .map(|(name, restart, stop_timeout_secs, argv)| Service { name, restart, argv, stop_timeout_secs })
+            .filter(|(n, ..)| seen.insert(n.clone()))
+            .map(|(name, restart, stop_timeout_secs, user, argv)| Service { name, restart, argv, stop_timeout_secs, user })
             .collect::<Vec<_>>()
     });
     (
@@ -89,7 +90,7 @@ fn valid_config() -> impl Strategy<Value = Config> {
         prop::collection::vec(mount(), 0..3),
         prop::collection::vec((name(), timeout(), argv()), 0..3),
         services,
-        prop::option::of(argv()),
+        prop::option::of((argv(), user())),
         prop::option::of(word().prop_map(|w| format!("/{w}"))),
     )
         .prop_map(|(hostname, env, mounts, onboot, services, shell, workdir)| Config {
@@ -98,7 +99,8 @@ fn valid_config() -> impl Strategy<Value = Config> {
             mounts,
             onboot: onboot.into_iter().map(|(name, timeout_secs, argv)| Command { name, argv, timeout_secs }).collect(),
             services,
-            shell,
+            shell_user: shell.as_ref().and_then(|(_, u)| *u),
+            shell: shell.map(|(argv, _)| argv),
             workdir,
             ..Config::default()
         })

@@ -31,16 +31,35 @@ pub struct Built {
 /// The fixture: kiln-oci's BusyBox layers (marker file, whiteout of `/etc/motd`, opaque
 /// `/opt/app`), running a shell that prints something computed from `Env` and
 /// `WorkingDir`, then stays as the console shell.
-fn fixture(busybox: &[u8]) -> FixtureImage {
+fn fixture(busybox: &[u8], user: &str) -> FixtureImage {
     let mut f = FixtureImage::busybox(busybox);
     f.run = json!({
         "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "KILN_FIXTURE_N=7"],
         "WorkingDir": "/opt/app",
-        "User": "root",
+        "User": user,
         "Entrypoint": ["/bin/sh", "-c"],
-        "Cmd": ["echo fixture-env=$((KILN_FIXTURE_N * 6)) in $(pwd); exec /bin/sh"]
+        "Cmd": ["echo fixture-env=$((KILN_FIXTURE_N * 6)) in $(pwd) as $(busybox id -u):$(busybox id -g); exec /bin/sh"]
     });
     f
+}
+
+/// The `User` of the fixture in `format`: the service-mode one (`oci-archive`) runs as
+/// the image's `app` user, resolved from its /etc/passwd; the others as root.
+fn fixture_user(format: &str) -> &'static str {
+    if format == "archive" {
+        "app"
+    } else {
+        "root"
+    }
+}
+
+/// What `id -u`:`id -g` print for the fixture's program in `format`.
+fn program_ids(format: &str) -> &'static str {
+    if format == "archive" {
+        "as 1000:1000"
+    } else {
+        "as 0:0"
+    }
 }
 
 /// Writes the fixture in `format` under `dir`, leaving files that already hold the same
@@ -98,11 +117,10 @@ fn same_tree(a: &Path, b: &Path) -> bool {
 /// others as the console shell with nothing added.
 pub fn build(ctx: &Ctx, minimal: &Artifacts) -> Result<Vec<Built>> {
     let busybox = std::fs::read(&minimal.busybox_binary).with_context(|| format!("reading {}", minimal.busybox_binary.display()))?;
-    let image = fixture(&busybox);
     let dir = ctx.out.join("test-boot/oci");
     let mut out = Vec::new();
     for format in FORMATS {
-        let path = write_fixture(&dir, format, &image)?;
+        let path = write_fixture(&dir, format, &fixture(&busybox, fixture_user(format)))?;
         let mut spec = minimal.spec.clone();
         spec.name = format!("oci-{format}");
         spec.rootfs.oci = Some(path);
@@ -144,13 +162,19 @@ pub fn build_checks(ctx: &Ctx, minimal: &Artifacts, built: &[Built]) -> Result<V
 }
 
 /// The checks of a booted fixture. Every expected text is computed in the guest.
-pub fn steps(run: RunMode) -> Vec<Step> {
+/// `ids` is what the program prints for its `id -u`:`id -g` (see [`program_ids`]).
+pub fn steps(run: RunMode, ids: &str) -> Vec<Step> {
+    let says = format!("{PROGRAM_SAYS} {ids}");
     let mut s = boot();
     match run {
         // The program printed it on the console before it became the shell.
-        RunMode::Console => s.insert(1, wait_for(PROGRAM_SAYS)),
-        // The service runs beside the shell: give it a few seconds to write its log.
-        _ => s.push(cmd("for i in 1 2 3 4 5 6 7 8 9 10; do [ -s /var/log/app.log ] && break; sleep 1; done; cat /var/log/app.log", &[PROGRAM_SAYS])),
+        RunMode::Console => s.insert(1, wait_for(&says)),
+        // The service runs beside the shell (as the image's User), which stays root:
+        // give the service a few seconds to write its log.
+        _ => {
+            s.push(cmd("for i in 1 2 3 4 5 6 7 8 9 10; do [ -s /var/log/app.log ] && break; sleep 1; done; cat /var/log/app.log", &[&says]));
+            s.push(cmd("echo shell-uid=$(busybox id -u)", &["shell-uid=0"]));
+        }
     }
     s.extend([
         cmd("cat /etc/kiln-marker", &[fixtures::MARKER.trim_end()]),
@@ -213,7 +237,7 @@ pub fn cases(built: &[Built], accel: Accel) -> Vec<Case> {
             "ovmf-cd" => (Firmware::Ovmf, Boot::Cdrom(iso)),
             _ => (Firmware::Ovmf, Boot::Disk(iso)),
         };
-        out.push(Case { name: case_name(format, cell), machine: machine(fw, boot, accel), steps: steps(b.run) });
+        out.push(Case { name: case_name(format, cell), machine: machine(fw, boot, accel), steps: steps(b.run, program_ids(format)) });
     }
     out
 }
@@ -224,8 +248,8 @@ mod tests {
 
     #[test]
     fn expected_text_is_never_the_typed_text_and_every_case_ends_the_machine() {
-        for run in [RunMode::Console, RunMode::Service] {
-            let s = steps(run);
+        for (run, format) in [(RunMode::Console, "layout"), (RunMode::Service, "archive")] {
+            let s = steps(run, program_ids(format));
             assert!(s.contains(&Step::Never("Kernel panic".into())));
             assert!(matches!(s.iter().rev().find(|s| !matches!(s, Step::Never(_))), Some(Step::Exit { .. })));
             for step in &s {
@@ -257,7 +281,7 @@ mod tests {
     #[test]
     fn fixtures_are_written_once_in_every_format() {
         let dir = tempfile::tempdir().unwrap();
-        let image = fixture(b"not really busybox");
+        let image = fixture(b"not really busybox", "root");
         for format in FORMATS {
             let p = write_fixture(dir.path(), format, &image).unwrap();
             let before = std::fs::metadata(&p).unwrap().modified().unwrap();
@@ -265,7 +289,8 @@ mod tests {
             assert_eq!(write_fixture(dir.path(), format, &image).unwrap(), p);
             assert_eq!(std::fs::metadata(&p).unwrap().modified().unwrap(), before, "{format} rewritten");
             let opened = kiln_oci::Image::open(&p, &kiln_oci::Options::default()).unwrap();
-            assert_eq!(opened.config().command().last().unwrap(), "echo fixture-env=$((KILN_FIXTURE_N * 6)) in $(pwd); exec /bin/sh");
+            assert_eq!(opened.config().command().last().unwrap(), "echo fixture-env=$((KILN_FIXTURE_N * 6)) in $(pwd) as $(busybox id -u):$(busybox id -g); exec /bin/sh");
+            assert_eq!(opened.config().user.as_deref(), Some("root"));
         }
     }
 }
