@@ -49,7 +49,6 @@ pub fn oci_rootfs(inputs: OciInputs) -> Result<(Tree, Config)> {
             )));
         }
     }
-    let has = |t: &Tree, p: &str| t.get(p).is_some();
     // Mount points kiln-init needs, and /var/log for service logs: added only when missing.
     for (dir, mode) in [("dev", 0o755), ("proc", 0o555), ("sys", 0o555), ("run", 0o755), ("tmp", 0o1777), ("etc/kiln", 0o755), ("var/log", 0o755)] {
         match tree.get(dir).map(|e| e.is_dir()) {
@@ -81,7 +80,7 @@ pub fn oci_rootfs(inputs: OciInputs) -> Result<(Tree, Config)> {
             }
         }
     }
-    let config = init_config(base, image, run, busybox.is_some(), |p| has(&tree, p))?;
+    let config = init_config(base, image, run, busybox.is_some(), |p| resolve(&tree, p).is_some())?;
     tree.file("etc/kiln/init.conf", 0o644, Data::Bytes(config.render().into_bytes()))?;
     Ok((tree, config))
 }
@@ -141,6 +140,40 @@ pub fn init_config(base: &Config, image: &ImageConfig, run: RunMode, busybox: bo
     }
     c.check().map_err(|e| err(format!("the init configuration made from the image: {e}")))?;
     Ok(c)
+}
+
+/// The entry at `path` (no leading `/`), following symlinks inside the tree as the
+/// kernel will in the guest (40 hops at most): with a merged `/usr`, `/bin/sh` is
+/// `usr/bin/dash` through the symlinks `bin` and `bin/sh`.
+pub fn resolve<'a>(tree: &'a Tree, path: &str) -> Option<&'a kiln_initramfs::Entry> {
+    let mut pending: Vec<String> = path.split('/').rev().map(String::from).collect();
+    let mut at: Vec<String> = Vec::new();
+    let mut hops = 0;
+    while let Some(part) = pending.pop() {
+        match part.as_str() {
+            "" | "." => continue,
+            ".." => {
+                at.pop();
+                continue;
+            }
+            _ => at.push(part),
+        }
+        if let Kind::Symlink(target) = &tree.get(&at.join("/"))?.kind {
+            hops += 1;
+            if hops > 40 {
+                return None;
+            }
+            at.pop();
+            if target.starts_with('/') {
+                at.clear();
+            }
+            pending.extend(target.split('/').rev().map(String::from));
+        }
+    }
+    if at.is_empty() {
+        return None;
+    }
+    tree.get(&at.join("/"))
 }
 
 fn set_env(env: &mut Vec<(String, String)>, k: &str, v: &str) {
