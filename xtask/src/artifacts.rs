@@ -148,10 +148,23 @@ fn kiln_initramfs(ctx: &Ctx, spec: &ImageSpec, busybox: &Path, init: &Path, init
 pub fn write_initramfs(ctx: &Ctx, tree: &kiln_initramfs::Tree, initrd: &Path) -> Result<()> {
     let epoch32 = u32::try_from(ctx.epoch).context("SOURCE_DATE_EPOCH does not fit a cpio mtime")?;
     let cpio = tree.write_newc(Vec::new(), epoch32)?;
-    let xz = kiln_initramfs::compress_xz(&cpio)?;
+    let options = xz_options(cpio.len());
+    let xz = kiln_initramfs::compress_xz_with(&cpio, options)?;
     kiln_util::write_atomic(initrd, &xz)?;
-    eprintln!("  initramfs: {} entries, {} → {} (xz)", tree.len(), human(cpio.len() as u64), human(xz.len() as u64));
+    eprintln!("  initramfs: {} entries, {} → {} (xz preset {})", tree.len(), human(cpio.len() as u64), human(xz.len() as u64), options.preset);
     Ok(())
+}
+
+/// Archives bigger than this are compressed with LZMA2 preset 6 instead of 9.
+pub const LARGE_INITRAMFS: usize = 64 << 20;
+
+/// The xz settings for an archive of `len` bytes: preset 9 extreme (the default) up to
+/// [`LARGE_INITRAMFS`], then preset 6 extreme. Measured on the 112 MiB Debian minbase
+/// cpio: preset 9 took 87 s and 675 MiB, preset 6 68 s and 95 MiB for 2.9 % more bytes,
+/// and the kernel allocates an 8 MiB dictionary at boot instead of 64 MiB.
+pub fn xz_options(len: usize) -> kiln_initramfs::XzOptions {
+    let preset = if len > LARGE_INITRAMFS { 6 } else { 9 };
+    kiln_initramfs::XzOptions { preset, ..kiln_initramfs::XzOptions::default() }
 }
 
 /// `out/NAME/SHA256SUMS`: the sha256 of every artifact of a build, one `HASH  NAME` line
@@ -275,5 +288,16 @@ pub fn human(bytes: u64) -> String {
         format!("{:.2} MiB", bytes as f64 / (1u64 << 20) as f64)
     } else {
         format!("{:.1} KiB", bytes as f64 / 1024.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_large_archives_get_the_lighter_xz_preset() {
+        assert_eq!(super::xz_options(0), kiln_initramfs::XzOptions::default());
+        assert_eq!(super::xz_options(super::LARGE_INITRAMFS), kiln_initramfs::XzOptions::default());
+        let large = super::xz_options(super::LARGE_INITRAMFS + 1);
+        assert_eq!((large.preset, large.bcj_x86), (6, true));
     }
 }

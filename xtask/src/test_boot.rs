@@ -2,6 +2,7 @@
 //! the guest prints. One line per case, then `N passed, N failed`.
 
 mod cases;
+mod debian;
 mod oci;
 
 pub use cases::MARKER;
@@ -17,6 +18,10 @@ pub struct Args {
     /// Run only the cases whose name contains this (repeatable)
     #[arg(long)]
     pub only: Vec<String>,
+    /// Also build and boot the slow cases: a Debian 12 minbase root (debootstrap, once)
+    /// as an OCI layout, booted from CD under SeaBIOS and OVMF (see README)
+    #[arg(long)]
+    pub slow: bool,
 }
 
 pub fn run(args: &Args) -> Result<()> {
@@ -36,17 +41,22 @@ pub fn run(args: &Args) -> Result<()> {
         variants.push(iso);
     }
     let oci_built = if oci::wanted(&args.only) { oci::build(&ctx, &a)? } else { Vec::new() };
+    let debian_built = if args.slow && debian::wanted(&args.only) { Some(debian::build(&ctx, &a)?) } else { None };
     let accel = ctx.accel(&a.kernel, &a.initrd);
     eprintln!("test-boot: accelerator {accel:?} (KVM is probed; TCG when it does not work)");
     let log_dir = ctx.out.join("test-boot");
     let selected: Vec<cases::Case> = cases::cases(&a, &demo, &variants, accel)
         .into_iter()
         .chain(oci::cases(&oci_built, accel))
+        .chain(debian_built.iter().flat_map(|d| debian::cases(d, accel)))
         .filter(|c| args.only.is_empty() || args.only.iter().any(|o| c.name.contains(o.as_str())))
         .collect();
     let wants = |name: &str| args.only.is_empty() || args.only.iter().any(|o| name.contains(o.as_str()));
     let (want_size, want_noop) = (wants("size-budget"), wants("noop-rebuild"));
     if selected.is_empty() && !want_size && !want_noop && !oci::wanted(&args.only) {
+        if !args.slow && debian::wanted(&args.only) {
+            bail!("the Debian cases run only with --slow");
+        }
         bail!("no case matches {:?}", args.only);
     }
     let (mut passed, mut failed) = (0, 0);

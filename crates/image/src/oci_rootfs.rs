@@ -49,7 +49,6 @@ pub fn oci_rootfs(inputs: OciInputs) -> Result<(Tree, Config)> {
             )));
         }
     }
-    let has = |t: &Tree, p: &str| t.get(p).is_some();
     // Mount points kiln-init needs, and /var/log for service logs: added only when missing.
     for (dir, mode) in [("dev", 0o755), ("proc", 0o555), ("sys", 0o555), ("run", 0o755), ("tmp", 0o1777), ("etc/kiln", 0o755), ("var/log", 0o755)] {
         match tree.get(dir).map(|e| e.is_dir()) {
@@ -83,7 +82,7 @@ pub fn oci_rootfs(inputs: OciInputs) -> Result<(Tree, Config)> {
     }
     let text = |p: &str| read_text(&tree, p);
     let user = crate::oci_user::resolve_user(image.user.as_deref(), text("etc/passwd").as_deref(), text("etc/group").as_deref())?;
-    let config = init_config(base, image, user, run, busybox.is_some(), |p| has(&tree, p))?;
+    let config = init_config(base, image, user, run, busybox.is_some(), |p| resolve(&tree, p).is_some())?;
     tree.file("etc/kiln/init.conf", 0o644, Data::Bytes(config.render().into_bytes()))?;
     Ok((tree, config))
 }
@@ -151,6 +150,40 @@ pub fn init_config(
     Ok(c)
 }
 
+/// The entry at `path` (no leading `/`), following symlinks inside the tree as the
+/// kernel will in the guest (40 hops at most): with a merged `/usr`, `/bin/sh` is
+/// `usr/bin/dash` through the symlinks `bin` and `bin/sh`.
+pub fn resolve<'a>(tree: &'a Tree, path: &str) -> Option<&'a kiln_initramfs::Entry> {
+    let mut pending: Vec<String> = path.split('/').rev().map(String::from).collect();
+    let mut at: Vec<String> = Vec::new();
+    let mut hops = 0;
+    while let Some(part) = pending.pop() {
+        match part.as_str() {
+            "" | "." => continue,
+            ".." => {
+                at.pop();
+                continue;
+            }
+            _ => at.push(part),
+        }
+        if let Kind::Symlink(target) = &tree.get(&at.join("/"))?.kind {
+            hops += 1;
+            if hops > 40 {
+                return None;
+            }
+            at.pop();
+            if target.starts_with('/') {
+                at.clear();
+            }
+            pending.extend(target.split('/').rev().map(String::from));
+        }
+    }
+    if at.is_empty() {
+        return None;
+    }
+    tree.get(&at.join("/"))
+}
+
 fn set_env(env: &mut Vec<(String, String)>, k: &str, v: &str) {
     match env.iter_mut().find(|(key, _)| key == k) {
         Some(slot) => slot.1 = v.to_string(),
@@ -158,9 +191,10 @@ fn set_env(env: &mut Vec<(String, String)>, k: &str, v: &str) {
     }
 }
 
-/// A small text file of the tree (`etc/passwd`), if it is one.
+/// A small text file of the tree (`etc/passwd`, symlinks followed inside the tree),
+/// if it is one.
 fn read_text(tree: &Tree, path: &str) -> Option<String> {
-    let Kind::File(data) = &tree.get(path)?.kind else { return None };
+    let Kind::File(data) = &resolve(tree, path)?.kind else { return None };
     let bytes = match data {
         Data::Bytes(b) => b.clone(),
         Data::Path(p) => std::fs::read(p).ok()?,

@@ -157,3 +157,25 @@ fn size_limit_names_size_ram_and_live_mode() {
     t.file("a", 0o644, Data::Bytes(vec![0; 1000])).unwrap();
     assert_eq!(unpacked_size(&t).unwrap(), 1000 + 512);
 }
+
+#[test]
+fn a_merged_usr_shell_is_found_through_its_symlinks() {
+    // Debian 12: /bin -> usr/bin, /bin/sh -> dash.
+    let (_d, _bb, init) = files();
+    let mut t = Tree::new();
+    t.file("usr/bin/dash", 0o755, Data::Bytes(b"dash".to_vec())).unwrap();
+    t.symlink("usr/bin/sh", "dash").unwrap();
+    t.symlink("bin", "usr/bin").unwrap();
+    t.symlink("loop", "loop").unwrap();
+    t.symlink("usr/up", "../usr/./bin/../bin/sh").unwrap();
+    t.symlink("abs", "/usr/bin/dash").unwrap();
+    for p in ["bin/sh", "usr/up", "abs", "/bin/sh"] {
+        assert!(matches!(resolve(&t, p).map(|e| &e.kind), Some(Kind::File(_))), "{p}");
+    }
+    for p in ["loop", "bin/bash", "", "usr/bin/dash/x"] {
+        assert!(resolve(&t, p).is_none(), "{p}");
+    }
+    let img = image(&[]);
+    let (_, c) = oci_rootfs(OciInputs { tree: t, image: &img, base: &Config::default(), run: RunMode::None, busybox: None, init: &init }).unwrap();
+    assert_eq!(c.shell, None, "the default shell, /bin/sh -l");
+}
