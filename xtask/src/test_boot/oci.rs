@@ -252,17 +252,7 @@ mod tests {
             let s = steps(run, program_ids(format));
             assert!(s.contains(&Step::Never("Kernel panic".into())));
             assert!(matches!(s.iter().rev().find(|s| !matches!(s, Step::Never(_))), Some(Step::Exit { .. })));
-            for step in &s {
-                let (typed, expect): (&str, Vec<&String>) = match step {
-                    Step::Type { text, expect, .. } => (text, vec![expect]),
-                    Step::Command { cmd, expect, .. } => (cmd, expect.iter().collect()),
-                    Step::Exit { cmd, expect, .. } => (cmd, expect.iter().collect()),
-                    _ => continue,
-                };
-                for e in expect {
-                    assert!(!typed.contains(e.as_str()), "{e:?} is in what it types: {typed:?}");
-                }
-            }
+            super::super::cases::assert_expects_no_typed_text(format, &s);
         }
     }
 
