@@ -376,16 +376,25 @@ fn index(manifests: Vec<Value>) -> Vec<u8> {
     .expect("json")
 }
 
-/// The files of an OCI layout holding `image` tagged `tag`.
-pub fn oci_layout_files(image: &FixtureImage, tag: &str) -> Files {
-    let blobs = image.blobs();
-    let mut files = vec![(
-        "oci-layout".to_owned(),
-        br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
-    )];
+/// The `oci-layout` file that marks an OCI layout.
+fn layout_marker() -> (String, Vec<u8>) {
+    ("oci-layout".to_owned(), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec())
+}
+
+/// `oci-layout` and one image's blobs (layers, config, manifest): every layout
+/// starts so; `index.json` comes after.
+fn layout_files(blobs: &Blobs) -> Files {
+    let mut files = vec![layout_marker()];
     files.extend(blobs.layers.iter().map(blob_file));
     files.push(blob_file(&blobs.config));
     files.push(blob_file(&blobs.manifest));
+    files
+}
+
+/// The files of an OCI layout holding `image` tagged `tag`.
+pub fn oci_layout_files(image: &FixtureImage, tag: &str) -> Files {
+    let blobs = image.blobs();
+    let mut files = layout_files(&blobs);
     let d = blobs
         .manifest
         .descriptor(json!({"annotations": {"org.opencontainers.image.ref.name": tag}}));
@@ -424,13 +433,7 @@ pub fn multi_platform_files(images: &[&FixtureImage], tag: &str) -> Files {
 /// Docker's annotations) and `manifest.json`.
 pub fn docker_save_files(image: &FixtureImage, repo_tag: &str) -> Files {
     let blobs = image.blobs_with(Compression::None);
-    let mut files = vec![(
-        "oci-layout".to_owned(),
-        br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
-    )];
-    files.extend(blobs.layers.iter().map(blob_file));
-    files.push(blob_file(&blobs.config));
-    files.push(blob_file(&blobs.manifest));
+    let mut files = layout_files(&blobs);
     let tag = repo_tag.rsplit_once(':').map_or("latest", |(_, t)| t);
     let d = blobs.manifest.descriptor(json!({"annotations": {
         "io.containerd.image.name": format!("docker.io/{repo_tag}"),

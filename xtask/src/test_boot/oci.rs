@@ -140,10 +140,7 @@ pub fn build(ctx: &Ctx, minimal: &Artifacts) -> Result<Vec<Built>> {
 /// size, the RAM needed and the live mode (`oci-too-big`).
 pub fn build_checks(ctx: &Ctx, minimal: &Artifacts, built: &[Built]) -> Result<Vec<(&'static str, bool, Vec<String>)>> {
     let outputs: Vec<PathBuf> = built.iter().flat_map(|b| [b.artifacts.initrd.clone(), b.artifacts.iso.clone().unwrap_or_default()]).collect();
-    let state = || outputs.iter().map(|p| std::fs::metadata(p).ok().and_then(|m| Some((m.len(), m.modified().ok()?)))).collect::<Vec<_>>();
-    let before = state();
-    build(ctx, minimal)?;
-    let changed: Vec<String> = outputs.iter().zip(before.iter().zip(state())).filter(|(_, (b, a))| **b != *a).map(|(p, _)| format!("rewritten although nothing changed: {}", p.display())).collect();
+    let changed = super::rewritten(&outputs, || build(ctx, minimal).map(drop))?;
     let noop = (BUILD_CHECKS[0], changed.is_empty(), changed);
 
     let layout = built.iter().find(|b| b.format == "layout").context("no layout fixture")?;
