@@ -32,8 +32,8 @@ pub fn initramfs(ctx: &Ctx, spec: &ImageSpec, oci: &Path, bb: &Path, init: &Path
         eprintln!("  {shown}: {:?}, {} layer(s), {}, runs {:?}", image.format(), image.layers().len(), config.platform, config.command());
         let rootfs = image.unpack(&options).with_context(|| format!("unpacking {shown}"))?;
         let conv = rootfs.to_tree()?;
-        if let Some((path, name)) = conv.dropped_xattrs.first() {
-            eprintln!("  note: {} extended attribute(s) dropped (an initramfs cannot carry them), e.g. {name} of /{path}", conv.dropped_xattrs.len());
+        if let Some((path, name)) = conv.xattrs.first() {
+            eprintln!("  note: {} extended attribute(s) dropped (an initramfs cannot carry them; live mode keeps them), e.g. {name} of /{path}", conv.xattrs.len());
         }
         let applets = if r.busybox { busybox::applets(bb)? } else { Vec::new() };
         let base = spec.init_config();

@@ -70,6 +70,44 @@ impl fmt::Debug for Data {
     }
 }
 
+impl Data {
+    /// The contents as a reader, with their length (a [`Data::Path`] file is opened
+    /// now; a [`Data::Slice`] is read with positioned reads).
+    pub fn open(&self) -> std::io::Result<(u64, Box<dyn std::io::Read + '_>)> {
+        Ok(match self {
+            Data::Bytes(b) => (b.len() as u64, Box::new(b.as_slice())),
+            Data::Path(p) => {
+                let f = File::open(p)?;
+                (f.metadata()?.len(), Box::new(f))
+            }
+            Data::Slice(s) => (s.len, Box::new(SliceReader { slice: s, pos: 0 })),
+        })
+    }
+}
+
+/// Reads a [`FileSlice`] front to back.
+struct SliceReader<'a> {
+    slice: &'a FileSlice,
+    pos: u64,
+}
+
+impl std::io::Read for SliceReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let left = self.slice.len - self.pos;
+        let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        if n == 0 {
+            return Ok(0);
+        }
+        let got = self.slice.file.read_at(&mut buf[..n], self.slice.offset + self.pos)?;
+        if got == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "spool file shorter than its slice"));
+        }
+        self.pos += got as u64;
+        Ok(got)
+    }
+}
+
 impl From<Vec<u8>> for Data {
     fn from(bytes: Vec<u8>) -> Self {
         Data::Bytes(bytes)
@@ -143,6 +181,10 @@ pub struct Entry {
     pub uid: u32,
     /// Group (0 for entries made by the builder methods).
     pub gid: u32,
+    /// Extended attributes (name → value), e.g. `security.capability`. A newc
+    /// archive cannot carry them ([`Tree::write_newc`] leaves them out); a
+    /// squashfs keeps them.
+    pub xattrs: BTreeMap<String, Vec<u8>>,
 }
 
 impl Entry {
@@ -154,6 +196,7 @@ impl Entry {
             kind,
             uid: 0,
             gid: 0,
+            xattrs: BTreeMap::new(),
         }
     }
 }
@@ -289,6 +332,7 @@ impl Tree {
                     existing.mode = entry.mode;
                     existing.uid = entry.uid;
                     existing.gid = entry.gid;
+                    existing.xattrs = entry.xattrs;
                     return Ok(self);
                 }
                 (true, false) => return Err(Error::IsDir { path }),

@@ -38,8 +38,9 @@ pub struct TreeConversion {
     /// `Kind::File` (the first path in write order) and `Kind::HardLink`s
     /// to it; other hard-linked objects become copies.
     pub tree: Tree,
-    /// `(path, xattr name)` of the extended attributes newc cannot carry.
-    pub dropped_xattrs: Vec<(String, String)>,
+    /// `(path, xattr name)` of every extended attribute. The tree's entries
+    /// carry them; a squashfs keeps them, a newc initramfs cannot.
+    pub xattrs: Vec<(String, String)>,
 }
 
 impl Rootfs {
@@ -93,7 +94,7 @@ impl Rootfs {
     }
 
     /// Converts to a `kiln_initramfs::Tree`, keeping modes (setuid too),
-    /// owners, device nodes and hard links. Spooled contents are referenced
+    /// owners, extended attributes, device nodes and hard links. Spooled contents are referenced
     /// ([`Data::Slice`]), not copied: the tree keeps the spool file open.
     pub fn to_tree(&self) -> Result<TreeConversion, Error> {
         let mut tree = Tree::new();
@@ -128,11 +129,12 @@ impl Rootfs {
             let mut entry = kiln_initramfs::Entry::new(&e.path, e.meta.mode, kind);
             entry.uid = e.meta.uid;
             entry.gid = e.meta.gid;
+            entry.xattrs = e.meta.xattrs.clone();
             tree.insert(entry)?;
         }
         Ok(TreeConversion {
             tree,
-            dropped_xattrs: dropped,
+            xattrs: dropped,
         })
     }
 

@@ -328,7 +328,7 @@ fn to_tree_keeps_owners_modes_links_and_spooled_contents() {
     .unwrap();
     let (_, rootfs) = unpack(&dir, &opts);
     let conv = rootfs.to_tree().unwrap();
-    assert!(conv.dropped_xattrs.is_empty());
+    assert!(conv.xattrs.is_empty());
     let cpio = conv.tree.write_newc(Vec::new(), 0).unwrap();
     let read = kiln_initramfs::read_newc(&cpio).unwrap();
     let get = |n: &str| {

@@ -293,7 +293,8 @@ fn cases() -> Vec<Case> {
             assert_eq!(ping.xattrs["security.capability"], b"\x01\x00\x00\x02");
             assert!(r.get("end").is_some() && r.get("global").is_none());
             let conv = r.to_tree().unwrap();
-            assert_eq!(conv.dropped_xattrs, [("bin/ping".to_owned(), "security.capability".to_owned())]);
+            assert_eq!(conv.xattrs, [("bin/ping".to_owned(), "security.capability".to_owned())]);
+            assert_eq!(conv.tree.get("bin/ping").unwrap().xattrs["security.capability"], b"\x01\x00\x00\x02");
         })),
         // --- digests and sizes ---
         Case {
