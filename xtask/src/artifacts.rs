@@ -3,11 +3,12 @@
 //! nothing.
 
 use crate::ctx::Ctx;
+use crate::root;
 use anyhow::{bail, Context, Result};
 use kiln_build::cache::Key;
 use kiln_build::{busybox, kernel};
 use kiln_util::Stamped;
-use kiln_image::{ImageSpec, RootfsInputs};
+use kiln_image::{ImageSpec, RootMode};
 use kiln_sources::{Fetcher, Pinned, Sources};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -22,6 +23,13 @@ pub struct Artifacts {
     pub pxe_dir: PathBuf,
     pub init_binary: PathBuf,
     pub busybox_binary: PathBuf,
+    /// Live mode: the root (`out/NAME/LiveOS/squashfs.img`) and kiln-boot.
+    pub live: Option<Live>,
+}
+
+pub struct Live {
+    pub squashfs: PathBuf,
+    pub boot_binary: PathBuf,
 }
 
 fn step(n: usize, total: usize, what: &str) {
@@ -81,8 +89,13 @@ pub fn build_spec(ctx: &Ctx, spec: ImageSpec, iso: bool) -> Result<Artifacts> {
     report("busybox", &bb.path, bb.cached);
 
     step(4, total, "init");
-    let init = build_init(ctx)?;
+    let live_mode = spec.rootfs.mode == RootMode::Live;
+    let init = build_guest(ctx, "kiln-init")?;
     report("kiln-init", &init, false);
+    let boot = if live_mode { Some(build_guest(ctx, "kiln-boot")?) } else { None };
+    if let Some(boot) = &boot {
+        report("kiln-boot", boot, false);
+    }
 
     step(5, total, "initramfs");
     // One path component (`load` also checked that it is the file's name).
@@ -91,12 +104,12 @@ pub fn build_spec(ctx: &Ctx, spec: ImageSpec, iso: bool) -> Result<Artifacts> {
     }
     let pxe = ctx.image_dir(&spec.name).join("pxeboot");
     let initrd = pxe.join("initrd.img");
-    let cached = if let Some(oci) = &spec.rootfs.oci {
-        crate::oci::initramfs(ctx, &spec, oci, &bb.path, &init, &initrd)?
-    } else {
-        kiln_initramfs(ctx, &spec, &bb.path, &init, &initrd)?
+    let parts = root::Parts { busybox: &bb.path, init: &init };
+    let live = match &boot {
+        Some(boot) => Some(Live { squashfs: crate::live::build(ctx, &spec, &parts, boot, &initrd)?, boot_binary: boot.clone() }),
+        None => None,
     };
-    if cached {
+    if live.is_none() && root::initramfs(ctx, &spec, &parts, &initrd)? {
         report("initramfs", &initrd, true);
     }
 
@@ -111,7 +124,8 @@ pub fn build_spec(ctx: &Ctx, spec: ImageSpec, iso: bool) -> Result<Artifacts> {
     let iso_path = if iso {
         step(7, total, "iso");
         let out = ctx.iso_path(&spec.name);
-        build_iso(ctx, &spec, &vmlinuz, &initrd, &out)?;
+        let extra: Vec<(&str, &Path)> = live.iter().map(|l| (kiln_image::SQUASHFS_PATH, l.squashfs.as_path())).collect();
+        build_iso(ctx, &spec, &vmlinuz, &initrd, &extra, &out)?;
         Some(out)
     } else {
         None
@@ -126,22 +140,10 @@ pub fn build_spec(ctx: &Ctx, spec: ImageSpec, iso: bool) -> Result<Artifacts> {
         pxe_dir: pxe,
         init_binary: init,
         busybox_binary: bb.path,
+        live,
     };
     write_if_changed(&ctx.image_dir(&a.spec.name).join(SUMS), sha256sums(&a.named())?.as_bytes())?;
     Ok(a)
-}
-
-/// Kiln's own root file system (BusyBox, kiln-init, init.conf) as `initrd`; true when
-/// it was already there.
-fn kiln_initramfs(ctx: &Ctx, spec: &ImageSpec, busybox: &Path, init: &Path, initrd: &Path) -> Result<bool> {
-    let init_conf = spec.init_config().render();
-    let mut key = Key::new("initramfs-v1");
-    key.add_file(busybox)?.add_file(init)?.add(&init_conf).add(ctx.epoch.to_string()).add(tool_identity());
-    Stamped::new(initrd, key.finish()).get_or_make(|| {
-        let applets = busybox::applets(busybox)?;
-        let tree = kiln_image::rootfs(&RootfsInputs { busybox, applets: &applets, init, init_conf })?;
-        write_initramfs(ctx, &tree, initrd)
-    })
 }
 
 /// Writes `tree` as an xz-compressed newc archive to `initrd`.
@@ -182,6 +184,10 @@ impl Artifacts {
             ("initrd.img", self.initrd.clone()),
             ("boot.ipxe", self.pxe_dir.join(kiln_iso::IPXE_SCRIPT)),
         ];
+        if let Some(l) = &self.live {
+            v.insert(2, ("kiln-boot", l.boot_binary.clone()));
+            v.insert(5, ("squashfs.img", l.squashfs.clone()));
+        }
         v.extend(self.iso.clone().map(|iso| ("iso", iso)));
         v
     }
@@ -195,11 +201,12 @@ fn sha256sums(named: &[(&str, PathBuf)]) -> Result<String> {
     Ok(out)
 }
 
-/// kiln-init as a libc-free static binary (no_std on rustix + origin), in its own
+/// A guest program (`kiln-init`, `kiln-boot`) as a libc-free static binary (no_std on
+/// rustix + origin), in its own
 /// target directory so the host build's flags never mix with the guest's. The
 /// explicit `--target` keeps RUSTFLAGS (non-PIE static code) away from build scripts;
 /// the path remaps keep the checkout's and cargo's locations out of the binary.
-pub fn build_init(ctx: &Ctx) -> Result<PathBuf> {
+pub fn build_guest(ctx: &Ctx, package: &str) -> Result<PathBuf> {
     let target = "x86_64-unknown-linux-gnu";
     let target_dir = ctx.target_dir().join("guest");
     let target_dir_s = target_dir.display().to_string();
@@ -211,12 +218,12 @@ pub fn build_init(ctx: &Ctx) -> Result<PathBuf> {
         "-C relocation-model=static -C target-feature=+crt-static --remap-path-prefix={}=/kiln --remap-path-prefix={cargo_home}=/cargo",
         ctx.root.display()
     );
-    let args = ["build", "--quiet", "--profile", "guest", "-p", "kiln-init", "--features", "guest", "--target", target, "--target-dir", &target_dir_s];
-    ctx.run(&ctx.cargo(), &args, &[("RUSTFLAGS", &rustflags)]).context("building kiln-init")?;
-    Ok(target_dir.join(target).join("guest/kiln-init"))
+    let args = ["build", "--quiet", "--profile", "guest", "-p", package, "--features", "guest", "--target", target, "--target-dir", &target_dir_s];
+    ctx.run(&ctx.cargo(), &args, &[("RUSTFLAGS", &rustflags)]).with_context(|| format!("building {package}"))?;
+    Ok(target_dir.join(target).join("guest").join(package))
 }
 
-pub fn build_iso(ctx: &Ctx, spec: &ImageSpec, kernel: &Path, initrd: &Path, out: &Path) -> Result<()> {
+pub fn build_iso(ctx: &Ctx, spec: &ImageSpec, kernel: &Path, initrd: &Path, extra: &[(&str, &Path)], out: &Path) -> Result<()> {
     let menu = kiln_iso::Menu {
         entries: spec
             .iso
@@ -239,11 +246,15 @@ pub fn build_iso(ctx: &Ctx, spec: &ImageSpec, kernel: &Path, initrd: &Path, out:
         menu: &menu,
         grub_template: &template,
         label: &spec.iso.label,
+        extra,
         epoch: ctx.epoch,
         log_dir: &ctx.out.join("logs"),
     };
     let mut key = Key::new("iso-v1");
     key.add_file(kernel)?.add_file(initrd)?.add(kiln_iso::render_grub_cfg(&template, &menu)).add(&spec.iso.label);
+    for (dest, src) in extra {
+        key.add(*dest).add_file(src)?;
+    }
     key.add(format!("{layout:?}")).add(ctx.epoch.to_string()).add(tool_identity());
     let memo = ctx.cache.join("build/tool-versions");
     for tool in kiln_iso::tools(layout) {
@@ -277,7 +288,7 @@ fn write_if_changed(dest: &Path, data: &[u8]) -> Result<()> {
     kiln_util::write_atomic(dest, data)
 }
 
-fn report(what: &str, path: &Path, cached: bool) {
+pub fn report(what: &str, path: &Path, cached: bool) {
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let how = if cached { " (cached)" } else { "" };
     eprintln!("  {what}: {} {}{how}", path.display(), human(size));

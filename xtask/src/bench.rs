@@ -76,7 +76,7 @@ pub fn run(args: &crate::ImageArg) -> Result<()> {
     let init_change_seconds = time_iso(&ctx, &args.image)?;
     touch(&init_src)?;
     let t = Instant::now();
-    crate::artifacts::build_init(&ctx)?;
+    crate::artifacts::build_guest(&ctx, "kiln-init")?;
     let init_compile_seconds = t.elapsed().as_secs_f64();
     artifacts::build(&ctx, &args.image, true)?;
     let iso = a.iso.clone().expect("iso built");

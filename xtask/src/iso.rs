@@ -4,7 +4,7 @@ use crate::artifacts::{self, human};
 use crate::ctx::Ctx;
 use crate::ImageArg;
 use anyhow::{bail, Context, Result};
-use kiln_image::ImageSpec;
+use kiln_image::{ImageSpec, RootMode};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Clone)]
@@ -20,6 +20,11 @@ pub struct Args {
     /// With --from-oci: the platform to take from a multi-platform image
     #[arg(long, requires = "from_oci", value_name = "OS/ARCH[/VARIANT]", default_value = "linux/amd64")]
     pub platform: String,
+    /// Live mode: the root as /LiveOS/squashfs.img on the ISO, booted by kiln-boot under
+    /// a writable overlay, instead of all of it in the initramfs (see `[rootfs] mode`).
+    /// The outputs are named IMAGE-live (IMAGE-oci-live with --from-oci)
+    #[arg(long)]
+    pub live: bool,
 }
 
 pub fn run(args: &Args) -> Result<()> {
@@ -43,6 +48,13 @@ fn spec(ctx: &Ctx, args: &Args) -> Result<ImageSpec> {
         spec.name = oci_name(&spec.name);
         if !kiln_image::valid_name(&spec.name) {
             bail!("--image {} is too long a name to add -oci to", args.image.image);
+        }
+    }
+    if args.live && spec.rootfs.mode != RootMode::Live {
+        spec.rootfs.mode = RootMode::Live;
+        spec.name = format!("{}-live", spec.name);
+        if !kiln_image::valid_name(&spec.name) {
+            bail!("--image {} is too long a name to add -live to", args.image.image);
         }
     }
     Ok(spec)
@@ -82,5 +94,18 @@ mod tests {
         let cli = Cli::try_parse_from(["iso", "--from-oci", "/no/such/img.tar"]).unwrap();
         let e = format!("{:#}", spec(&Ctx::new(), &cli.args).unwrap_err());
         assert!(e.contains("--from-oci /no/such/img.tar"), "{e}");
+    }
+
+    #[test]
+    fn live_switches_the_root_mode_and_renames() {
+        let dir = tempfile::tempdir().unwrap();
+        let tar = dir.path().join("img.tar");
+        std::fs::write(&tar, b"").unwrap();
+        let cli = Cli::try_parse_from(["iso", "--from-oci", tar.to_str().unwrap(), "--live"]).unwrap();
+        let s = spec(&Ctx::new(), &cli.args).unwrap();
+        assert_eq!((s.name.as_str(), s.rootfs.mode), ("minimal-oci-live", RootMode::Live));
+        assert!(s.kernel_fragment_names().contains(&kiln_image::LIVE_FRAGMENT.to_string()));
+        let cli = Cli::try_parse_from(["iso", "--live"]).unwrap();
+        assert_eq!(spec(&Ctx::new(), &cli.args).unwrap().name, "minimal-live");
     }
 }

@@ -37,7 +37,7 @@ pub fn run(args: &Args) -> Result<()> {
         spec.iso.entries = vec![kiln_image::MenuEntry { name: format!("{} ({name})", serial.name), args: format!("{} {extra}", serial.args) }];
         spec.iso.default = 0;
         let iso = ctx.out.join("test-boot").join(format!("{name}.iso"));
-        artifacts::build_iso(&ctx, &spec, &a.kernel, &a.initrd, &iso)?;
+        artifacts::build_iso(&ctx, &spec, &a.kernel, &a.initrd, &[], &iso)?;
         variants.push(iso);
     }
     let oci_built = if oci::wanted(&args.only) { oci::build(&ctx, &a)? } else { Vec::new() };

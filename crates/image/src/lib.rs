@@ -1,16 +1,18 @@
 //! What an image is: `images/NAME.toml` (kernel fragments and command line, BusyBox,
 //! init configuration, ISO settings), and the root file system built from it.
 
+mod live;
 mod oci_rootfs;
 mod oci_user;
 mod rootfs;
 mod spec;
 
 pub use oci_rootfs::{check_size, init_config, oci_rootfs, unpacked_size, OciInputs, BUSYBOX_DIR, SERVICE_NAME};
+pub use live::{live_initramfs, SQUASHFS_PATH};
 pub use rootfs::{rootfs, RootfsInputs};
 pub use spec::{
-    valid_name, Budget, BusyboxBase, BusyboxSpec, ImageSpec, InitSpec, IsoLayout, IsoSpec, KernelSpec, MenuEntry, RootfsSpec, RunMode,
-    DEFAULT_MAX_INITRAMFS_BYTES,
+    valid_fs_label, valid_name, Budget, BusyboxBase, BusyboxSpec, ImageSpec, InitSpec, IsoLayout, IsoSpec, KernelSpec, MenuEntry, RootMode, RootfsSpec, RunMode,
+    DEFAULT_MAX_INITRAMFS_BYTES, LIVE_FRAGMENT, PERSIST_FRAGMENT,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -88,7 +88,35 @@ pub struct RootfsSpec {
     /// the build accepts: the kernel holds all of it in RAM.
     #[serde(default = "default_max_initramfs")]
     pub max_initramfs_bytes: u64,
+    /// How the root reaches the kernel.
+    #[serde(default)]
+    pub mode: RootMode,
+    /// Live mode: the file system label of a persistence partition. The menu entries
+    /// get `rd.live.overlay=LABEL=<persist>`: with such a partition the overlay's upper
+    /// layer lives there and changes survive a reboot; without, they stay in RAM.
+    #[serde(default)]
+    pub persist: Option<String>,
 }
+
+/// `rootfs.mode`: where the root file system lives at run time.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RootMode {
+    /// The whole root in the initramfs, unpacked into RAM by the kernel.
+    #[default]
+    Initramfs,
+    /// The root as `/LiveOS/squashfs.img` on the ISO; the initramfs holds only
+    /// kiln-boot (and BusyBox for a rescue shell), which mounts it read-only under a
+    /// writable overlay and switches to it. Adds the kernel fragment [`LIVE_FRAGMENT`]
+    /// (and [`PERSIST_FRAGMENT`] with `persist`).
+    Live,
+}
+
+/// The kernel fragment live mode needs (block devices, loop, ISO 9660, squashfs,
+/// overlayfs, storage drivers); added to `kernel.fragments` when missing.
+pub const LIVE_FRAGMENT: &str = "60-live";
+/// The kernel fragment of a persistence partition (ext4).
+pub const PERSIST_FRAGMENT: &str = "65-persist";
 
 /// `rootfs.run`: how the image's program runs.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -122,7 +150,15 @@ fn de_platform<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<ki
 
 impl Default for RootfsSpec {
     fn default() -> Self {
-        RootfsSpec { oci: None, platform: default_platform(), busybox: false, run: RunMode::default(), max_initramfs_bytes: DEFAULT_MAX_INITRAMFS_BYTES }
+        RootfsSpec {
+            oci: None,
+            platform: default_platform(),
+            busybox: false,
+            run: RunMode::default(),
+            max_initramfs_bytes: DEFAULT_MAX_INITRAMFS_BYTES,
+            mode: RootMode::default(),
+            persist: None,
+        }
     }
 }
 
@@ -272,6 +308,14 @@ impl ImageSpec {
         if !label_ok {
             return Err(err(format!("iso.label: {:?} must be 1-32 characters of A-Z, 0-9 and _", spec.iso.label)));
         }
+        if let Some(label) = &spec.rootfs.persist {
+            if spec.rootfs.mode != RootMode::Live {
+                return Err(err("rootfs.persist: a persistence partition needs mode = \"live\"".into()));
+            }
+            if !valid_fs_label(label) {
+                return Err(err(format!("rootfs.persist: {label:?} must be 1-16 characters of A-Z, a-z, 0-9, _ and - (an ext4 label)")));
+            }
+        }
         // Every value was checked while it was read; this also proves that the
         // init.conf written from it reads back the same.
         spec.init.check().map_err(|e| err(format!("init: {e}")))?;
@@ -289,23 +333,57 @@ impl ImageSpec {
         Ok(())
     }
 
+    /// The kernel fragments in order: the spec's, then what its root mode needs and
+    /// the spec does not list.
+    pub fn kernel_fragment_names(&self) -> Vec<String> {
+        let mut names = self.kernel.fragments.clone();
+        let live = self.rootfs.mode == RootMode::Live;
+        for (needed, name) in [(live, LIVE_FRAGMENT), (self.rootfs.persist.is_some(), PERSIST_FRAGMENT)] {
+            if needed && !names.iter().any(|n| n == name) {
+                names.push(name.to_string());
+            }
+        }
+        names
+    }
+
     pub fn kernel_fragments(&self, root: &Path) -> Vec<PathBuf> {
-        self.kernel.fragments.iter().map(|n| root.join("kernel").join(format!("{n}.config"))).collect()
+        self.kernel_fragment_names().iter().map(|n| root.join("kernel").join(format!("{n}.config"))).collect()
     }
 
     pub fn busybox_fragments(&self, root: &Path) -> Vec<PathBuf> {
         self.busybox.fragments.iter().map(|n| root.join("busybox").join(format!("{n}.config"))).collect()
     }
 
-    /// The full kernel command line of a menu entry.
+    /// The full kernel command line of a menu entry: in live mode first what kiln-boot
+    /// (or dracut) needs to find the root, then the spec's and the entry's arguments.
     pub fn cmdline(&self, entry: &MenuEntry) -> String {
-        [self.kernel.cmdline.trim(), entry.args.trim()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ")
+        let live = self.live_args();
+        [live.as_str(), self.kernel.cmdline.trim(), entry.args.trim()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ")
+    }
+
+    /// Live mode's command line words (dracut's names): the medium by its ISO 9660
+    /// label and, with `persist`, the persistence partition. Empty in initramfs mode.
+    pub fn live_args(&self) -> String {
+        if self.rootfs.mode != RootMode::Live {
+            return String::new();
+        }
+        let mut args = format!("root=live:CDLABEL={} rd.live.image", self.iso.label);
+        if let Some(label) = &self.rootfs.persist {
+            args += &format!(" rd.live.overlay=LABEL={label}");
+        }
+        args
     }
 
     /// The init configuration, as kiln-init reads it from `/etc/kiln/init.conf`.
     pub fn init_config(&self) -> Config {
         self.init.clone()
     }
+}
+
+/// Whether `label` can be an ext4 file system label that kiln-boot and dracut find:
+/// 1-16 bytes of letters, digits, `_` and `-`.
+pub fn valid_fs_label(label: &str) -> bool {
+    (1..=16).contains(&label.len()) && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Whether `name` may name an image (`--image NAME`, `images/NAME.toml`, `out/NAME/`):

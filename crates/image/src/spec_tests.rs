@@ -233,3 +233,33 @@ fn init_workdir_is_checked_as_read() {
     let e = ImageSpec::parse("i.toml", &bad).unwrap_err().to_string();
     assert!(e.contains("init.workdir") && e.contains("not an absolute path") && e.contains("line 9"), "{e}");
 }
+
+#[test]
+fn live_mode_adds_its_fragments_and_the_live_command_line() {
+    let text = format!("{MINIMAL}[rootfs]\nmode = \"live\"\npersist = \"KILN_DATA\"\n[iso]\nlabel = \"KILN_LIVE\"\n");
+    let s = ImageSpec::parse("images/t.toml", &text).unwrap();
+    assert_eq!(s.kernel_fragment_names(), ["base", LIVE_FRAGMENT, PERSIST_FRAGMENT]);
+    assert_eq!(
+        s.cmdline(&s.iso.entries[0]),
+        "root=live:CDLABEL=KILN_LIVE rd.live.image rd.live.overlay=LABEL=KILN_DATA quiet console=tty0 console=ttyS0"
+    );
+    // Listed already: not twice.
+    let listed = text.replace("[\"base\"]", "[\"60-live\", \"base\"]");
+    assert_eq!(ImageSpec::parse("images/t.toml", &listed).unwrap().kernel_fragment_names(), ["60-live", "base", PERSIST_FRAGMENT]);
+    // Initramfs mode: nothing added.
+    let s = ImageSpec::parse("images/t.toml", MINIMAL).unwrap();
+    assert_eq!((s.kernel_fragment_names(), s.live_args()), (vec!["base".to_string()], String::new()));
+}
+
+#[test]
+fn persistence_needs_live_mode_and_a_usable_label() {
+    let e = ImageSpec::parse("images/t.toml", &format!("{MINIMAL}[rootfs]\npersist = \"DATA\"\n")).unwrap_err().to_string();
+    assert!(e.contains("rootfs.persist") && e.contains("mode = \"live\""), "{e}");
+    for bad in ["", "has space", "seventeen_chars_x", "a/b"] {
+        let text = format!("{MINIMAL}[rootfs]\nmode = \"live\"\npersist = {bad:?}\n");
+        let e = ImageSpec::parse("images/t.toml", &text).unwrap_err().to_string();
+        assert!(e.contains("rootfs.persist") && e.contains("1-16"), "{bad:?}: {e}");
+    }
+    let e = ImageSpec::parse("images/t.toml", &format!("{MINIMAL}[rootfs]\nmode = \"squash\"\n")).unwrap_err().to_string();
+    assert!(e.contains("mode") && e.contains("live"), "{e}");
+}

@@ -31,6 +31,7 @@ fn main() -> Result<()> {
         menu: &menu,
         grub_template: include_str!("../../../boot/grub.cfg"),
         label: "KILN",
+        extra: &[],
         epoch: 1_735_689_600,
         log_dir: &log_dir,
     };

@@ -63,6 +63,9 @@ pub struct IsoInputs<'a> {
     /// The template (`boot/grub.cfg`).
     pub grub_template: &'a str,
     pub label: &'a str,
+    /// More files: (path in the ISO, source), e.g. the live root at
+    /// `LiveOS/squashfs.img`. Mapped into the image by xorriso, not copied.
+    pub extra: &'a [(&'a str, &'a Path)],
     /// Fixed timestamp for every date in the image.
     pub epoch: u64,
     pub log_dir: &'a Path,
@@ -112,6 +115,16 @@ fn set_mtimes(path: &Path, epoch: u64) -> Result<()> {
         f.set_modified(t).with_context(|| format!("setting the date of {}", entry.path().display()))?;
     }
     Ok(())
+}
+
+/// xorriso's native commands that put the extra files into the image (`-map SOURCE
+/// /PATH`): big files (a squashfs root) are read once, where they are.
+fn xorriso_maps(extra: &[(&str, &Path)]) -> Vec<std::ffi::OsString> {
+    let mut args = Vec::new();
+    for (dest, src) in extra {
+        args.extend(["-map".into(), src.as_os_str().to_owned(), format!("/{dest}").into()]);
+    }
+    args
 }
 
 /// xorriso's native commands that give every date in the image from `epoch`: the volume

@@ -1,6 +1,6 @@
 //! The `grub-mkrescue` layout: GRUB's stock hybrid image (BIOS + UEFI, CD + USB).
 
-use crate::{efi, set_mtimes, xorriso_dates, IsoInputs};
+use crate::{efi, set_mtimes, xorriso_dates, xorriso_maps, IsoInputs};
 use anyhow::{Context, Result};
 use kiln_util::run_logged;
 use std::path::Path;
@@ -11,6 +11,7 @@ pub fn build(inputs: &IsoInputs, work: &Path, root: &Path, iso: &Path) -> Result
     let mut args: Vec<std::ffi::OsString> = vec!["-o".into(), iso.into(), root.into()];
     // xorriso's native commands after `--`: fixed label and dates for a reproducible image.
     args.extend(["--", "-volid", inputs.label].map(Into::into));
+    args.extend(xorriso_maps(inputs.extra));
     args.extend(xorriso_dates(inputs.epoch).into_iter().map(Into::into));
     let cmd = duct::cmd("grub-mkrescue", args)
         .env("SOURCE_DATE_EPOCH", inputs.epoch.to_string())

@@ -19,7 +19,7 @@
 
 use crate::efi;
 use crate::grubmod::{self, Platform, GRUB_LIB};
-use crate::{set_mtimes, xorriso_dates, IsoInputs};
+use crate::{set_mtimes, xorriso_dates, xorriso_maps, IsoInputs};
 use anyhow::{Context, Result};
 use kiln_util::run_logged;
 use std::path::{Path, PathBuf};
@@ -112,6 +112,7 @@ pub fn build(inputs: &IsoInputs, work: &Path, root: &Path, iso: &Path) -> Result
     args.push(root.into());
     // Native commands: every date from the epoch (the volume's is GRUB's UUID).
     args.push("--".into());
+    args.extend(xorriso_maps(inputs.extra));
     args.extend(xorriso_dates(inputs.epoch).into_iter().map(Into::into));
     let cmd = duct::cmd("xorriso", args).env("SOURCE_DATE_EPOCH", inputs.epoch.to_string());
     run_logged("iso xorriso", cmd, log)

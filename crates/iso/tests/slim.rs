@@ -50,6 +50,7 @@ fn build_layout(dir: &Path, name: &str, layout: Layout) -> PathBuf {
         menu: &menu,
         grub_template: include_str!("../../../boot/grub.cfg"),
         label: "KILNTEST",
+        extra: &[],
         epoch: 1_735_689_600,
         log_dir: &dir.join("logs"),
     };
@@ -187,6 +188,7 @@ fn a_failing_layout_leaves_no_iso_and_no_temp_files() {
         menu: &menu,
         grub_template: include_str!("../../../boot/grub.cfg"),
         label: "KILNTEST",
+        extra: &[],
         epoch: 1_735_689_600,
         log_dir: &dir.path().join("logs"),
     };

@@ -1,0 +1,50 @@
+//! The image's root file system, whichever its source (Kiln's own BusyBox root, or a
+//! container image) and its mode (all in the initramfs, or a live squashfs).
+
+use crate::artifacts::{tool_identity, write_initramfs};
+use crate::ctx::Ctx;
+use anyhow::Result;
+use kiln_build::busybox;
+use kiln_build::cache::Key;
+use kiln_image::{ImageSpec, RootfsInputs};
+use kiln_util::Stamped;
+use std::path::Path;
+
+/// The guest binaries and BusyBox the root is made from.
+pub struct Parts<'a> {
+    pub busybox: &'a Path,
+    pub init: &'a Path,
+}
+
+/// The cache key of whatever is made from the root tree: `what` (the output's kind and
+/// format version), the root's inputs, the epoch and this build tool.
+pub fn key(ctx: &Ctx, spec: &ImageSpec, parts: &Parts, what: &str) -> Result<Key> {
+    let mut key = Key::new(what);
+    match &spec.rootfs.oci {
+        Some(oci) => crate::oci::add_key(&mut key, spec, oci, parts.busybox, parts.init)?,
+        None => {
+            key.add("kiln-root").add_file(parts.busybox)?.add_file(parts.init)?.add(spec.init_config().render());
+        }
+    }
+    key.add(format!("{:?}", spec.rootfs.mode)).add(ctx.epoch.to_string()).add(tool_identity());
+    Ok(key)
+}
+
+/// The root tree: Kiln's own (BusyBox, kiln-init, init.conf), or the container image's
+/// merged with kiln-init.
+pub fn tree(ctx: &Ctx, spec: &ImageSpec, parts: &Parts) -> Result<kiln_initramfs::Tree> {
+    match &spec.rootfs.oci {
+        Some(oci) => crate::oci::tree(ctx, spec, oci, parts.busybox, parts.init),
+        None => {
+            let applets = busybox::applets(parts.busybox)?;
+            let init_conf = spec.init_config().render();
+            Ok(kiln_image::rootfs(&RootfsInputs { busybox: parts.busybox, applets: &applets, init: parts.init, init_conf })?)
+        }
+    }
+}
+
+/// Initramfs mode: the whole root as `initrd`; true when it was already there.
+pub fn initramfs(ctx: &Ctx, spec: &ImageSpec, parts: &Parts, initrd: &Path) -> Result<bool> {
+    let key = key(ctx, spec, parts, "initramfs-v2")?;
+    Stamped::new(initrd, key.finish()).get_or_make(|| write_initramfs(ctx, &tree(ctx, spec, parts)?, initrd))
+}
