@@ -236,8 +236,8 @@ pub fn check_size(size: u64, max: u64) -> Result<()> {
     Err(err(format!(
         "the root file system is {size} bytes ({}) unpacked, over rootfs.max_initramfs_bytes = {max} ({}): \
          as an initramfs it lives in RAM, so the machine would need about {ram_mib} MiB (qemu -m {ram_mib}M or more). \
-         Raise the limit in the spec, or use a smaller image; booting big images from the ISO's file system \
-         (live mode) is issue 10",
+         Use live mode (`[rootfs] mode = \"live\"`, or `cargo xtask iso --live`), which boots the root from \
+         the ISO's squashfs, or raise the limit in the spec, or use a smaller image",
         shown(size),
         shown(max),
     )))

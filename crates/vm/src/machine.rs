@@ -42,11 +42,14 @@ pub struct Machine {
     pub accel: Accel,
     /// Make a guest reboot end QEMU (tests use it so `reboot` is observable).
     pub no_reboot: bool,
+    /// A second, writable disk (`-drive file=PATH,format=raw`): a live system's
+    /// persistence partition, as a user plugs in a second USB stick.
+    pub data_disk: Option<PathBuf>,
 }
 
 impl Machine {
     pub fn new(firmware: Firmware, boot: Boot, accel: Accel) -> Machine {
-        Machine { firmware, boot, memory_mib: None, accel, no_reboot: false }
+        Machine { firmware, boot, memory_mib: None, accel, no_reboot: false, data_disk: None }
     }
 
     /// The arguments after `qemu-system-x86_64`. Nothing here is needed for the guest to
@@ -79,6 +82,9 @@ impl Machine {
                 "-append".into(),
                 append.clone(),
             ]),
+        }
+        if let Some(disk) = &self.data_disk {
+            a.extend(["-drive".into(), format!("file={},format=raw", disk.display())]);
         }
         if self.no_reboot {
             a.push("-no-reboot".into());
@@ -179,6 +185,13 @@ mod tests {
         assert!(a.windows(2).any(|w| w == ["-drive", "file=k.iso,format=raw,snapshot=on"]));
         assert!(a.windows(2).any(|w| w == ["-accel", "kvm"]));
         assert_eq!(a.last().unwrap(), "-no-reboot");
+    }
+
+    #[test]
+    fn a_data_disk_comes_after_the_boot_medium_and_is_written() {
+        let mut m = Machine::new(Firmware::SeaBios, Boot::Cdrom("live.iso".into()), Accel::Tcg);
+        m.data_disk = Some("persist.img".into());
+        assert_eq!(m.command_line(), "qemu-system-x86_64 -nographic -cdrom live.iso -drive file=persist.img,format=raw");
     }
 
     #[test]
