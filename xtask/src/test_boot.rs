@@ -3,6 +3,7 @@
 
 mod cases;
 mod debian;
+mod live;
 mod oci;
 
 pub use cases::MARKER;
@@ -40,7 +41,9 @@ pub fn run(args: &Args) -> Result<()> {
         artifacts::build_iso(&ctx, &spec, &a.kernel, &a.initrd, &[], &iso)?;
         variants.push(iso);
     }
-    let oci_built = if oci::wanted(&args.only) { oci::build(&ctx, &a)? } else { Vec::new() };
+    let want_live = live::wanted(&args.only);
+    let oci_built = if oci::wanted(&args.only) || want_live { oci::build(&ctx, &a)? } else { Vec::new() };
+    let live_built = if want_live { Some(live::build(&ctx, &oci_built)?) } else { None };
     let debian_built = if args.slow && debian::wanted(&args.only) { Some(debian::build(&ctx, &a)?) } else { None };
     let accel = ctx.accel(&a.kernel, &a.initrd);
     eprintln!("test-boot: accelerator {accel:?} (KVM is probed; TCG when it does not work)");
@@ -48,12 +51,16 @@ pub fn run(args: &Args) -> Result<()> {
     let selected: Vec<cases::Case> = cases::cases(&a, &demo, &variants, accel)
         .into_iter()
         .chain(oci::cases(&oci_built, accel))
+        .chain(match &live_built {
+            Some(b) => live::cases(&ctx, b, accel)?,
+            None => Vec::new(),
+        })
         .chain(debian_built.iter().flat_map(|d| debian::cases(d, accel)))
         .filter(|c| args.only.is_empty() || args.only.iter().any(|o| c.name.contains(o.as_str())))
         .collect();
     let wants = |name: &str| args.only.is_empty() || args.only.iter().any(|o| name.contains(o.as_str()));
     let (want_size, want_noop) = (wants("size-budget"), wants("noop-rebuild"));
-    if selected.is_empty() && !want_size && !want_noop && !oci::wanted(&args.only) {
+    if selected.is_empty() && !want_size && !want_noop && !oci::wanted(&args.only) && !want_live {
         if !args.slow && debian::wanted(&args.only) {
             bail!("the Debian cases run only with --slow");
         }
