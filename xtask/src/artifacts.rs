@@ -97,7 +97,7 @@ pub fn build_spec(ctx: &Ctx, spec: ImageSpec, iso: bool) -> Result<Artifacts> {
         report("kiln-boot", boot, false);
     }
 
-    step(5, total, "initramfs");
+    step(5, total, "root file system");
     // One path component (`load` also checked that it is the file's name).
     if !kiln_image::valid_name(&spec.name) {
         bail!("invalid image name {:?}: a-z, 0-9, - and _, at most 64", spec.name);
@@ -125,7 +125,8 @@ pub fn build_spec(ctx: &Ctx, spec: ImageSpec, iso: bool) -> Result<Artifacts> {
         step(7, total, "iso");
         let out = ctx.iso_path(&spec.name);
         let extra: Vec<(&str, &Path)> = live.iter().map(|l| (kiln_image::SQUASHFS_PATH, l.squashfs.as_path())).collect();
-        build_iso(ctx, &spec, &vmlinuz, &initrd, &extra, &out)?;
+        let menu = spec_menu(&spec);
+        build_iso(ctx, &spec, &IsoFiles { kernel: &vmlinuz, initrd: &initrd, extra: &extra, menu: &menu, label: &spec.iso.label }, &out)?;
         Some(out)
     } else {
         None
@@ -223,17 +224,29 @@ pub fn build_guest(ctx: &Ctx, package: &str) -> Result<PathBuf> {
     Ok(target_dir.join(target).join("guest").join(package))
 }
 
-pub fn build_iso(ctx: &Ctx, spec: &ImageSpec, kernel: &Path, initrd: &Path, extra: &[(&str, &Path)], out: &Path) -> Result<()> {
-    let menu = kiln_iso::Menu {
-        entries: spec
-            .iso
-            .entries
-            .iter()
-            .map(|e| kiln_iso::Entry { name: e.name.clone(), cmdline: spec.cmdline(e) })
-            .collect(),
+/// The GRUB menu of a spec: its entries with their full command lines.
+pub fn spec_menu(spec: &ImageSpec) -> kiln_iso::Menu {
+    kiln_iso::Menu {
+        entries: spec.iso.entries.iter().map(|e| kiln_iso::Entry { name: e.name.clone(), cmdline: spec.cmdline(e) }).collect(),
         default: spec.iso.default,
         timeout: spec.iso.timeout,
-    };
+    }
+}
+
+/// What goes on an ISO besides the boot loader.
+pub struct IsoFiles<'a> {
+    pub kernel: &'a Path,
+    pub initrd: &'a Path,
+    /// (path in the ISO, source), e.g. the live root.
+    pub extra: &'a [(&'a str, &'a Path)],
+    pub menu: &'a kiln_iso::Menu,
+    /// The ISO 9660 volume id.
+    pub label: &'a str,
+}
+
+/// Writes `out` with the spec's ISO layout, cached by everything that goes into it.
+pub fn build_iso(ctx: &Ctx, spec: &ImageSpec, files: &IsoFiles, out: &Path) -> Result<()> {
+    let IsoFiles { kernel, initrd, extra, menu, label } = *files;
     let template_path = ctx.root.join("boot/grub.cfg");
     let template = std::fs::read_to_string(&template_path).with_context(|| format!("reading {}", template_path.display()))?;
     let layout = match spec.iso.layout {
@@ -243,15 +256,15 @@ pub fn build_iso(ctx: &Ctx, spec: &ImageSpec, kernel: &Path, initrd: &Path, extr
     let inputs = kiln_iso::IsoInputs {
         kernel,
         initrd,
-        menu: &menu,
+        menu,
         grub_template: &template,
-        label: &spec.iso.label,
+        label,
         extra,
         epoch: ctx.epoch,
         log_dir: &ctx.out.join("logs"),
     };
     let mut key = Key::new("iso-v1");
-    key.add_file(kernel)?.add_file(initrd)?.add(kiln_iso::render_grub_cfg(&template, &menu)).add(&spec.iso.label);
+    key.add_file(kernel)?.add_file(initrd)?.add(kiln_iso::render_grub_cfg(&template, menu)).add(label);
     for (dest, src) in extra {
         key.add(*dest).add_file(src)?;
     }

@@ -38,7 +38,9 @@ pub fn run(args: &Args) -> Result<()> {
         spec.iso.entries = vec![kiln_image::MenuEntry { name: format!("{} ({name})", serial.name), args: format!("{} {extra}", serial.args) }];
         spec.iso.default = 0;
         let iso = ctx.out.join("test-boot").join(format!("{name}.iso"));
-        artifacts::build_iso(&ctx, &spec, &a.kernel, &a.initrd, &[], &iso)?;
+        let menu = artifacts::spec_menu(&spec);
+        let files = artifacts::IsoFiles { kernel: &a.kernel, initrd: &a.initrd, extra: &[], menu: &menu, label: &spec.iso.label };
+        artifacts::build_iso(&ctx, &spec, &files, &iso)?;
         variants.push(iso);
     }
     let want_live = live::wanted(&args.only);
