@@ -45,7 +45,6 @@ pub fn build(ctx: &Ctx, image: &str, iso: bool) -> Result<Artifacts> {
 /// outputs (`out/NAME.iso`, `out/NAME/`).
 pub fn build_spec(ctx: &Ctx, spec: ImageSpec, iso: bool) -> Result<Artifacts> {
     let started = Instant::now();
-    let image = spec.name.clone();
     crate::doctor::require_host_tools(ctx)?;
     let total = if iso { 7 } else { 6 };
     let logs = ctx.out.join("logs");
@@ -102,8 +101,7 @@ pub fn build_spec(ctx: &Ctx, spec: ImageSpec, iso: bool) -> Result<Artifacts> {
     if !kiln_image::valid_name(&spec.name) {
         bail!("invalid image name {:?}: a-z, 0-9, - and _, at most 64", spec.name);
     }
-    let pxe = ctx.image_dir(&spec.name).join("pxeboot");
-    let initrd = pxe.join("initrd.img");
+    let initrd = ctx.image_dir(&spec.name).join("pxeboot/initrd.img");
     let parts = root::Parts { busybox: &bb.path, init: &init };
     let live = match &boot {
         Some(boot) => Some(Live { squashfs: crate::live::build(ctx, &spec, &parts, boot, &initrd)?, boot_binary: boot.clone() }),
@@ -113,35 +111,67 @@ pub fn build_spec(ctx: &Ctx, spec: ImageSpec, iso: bool) -> Result<Artifacts> {
         report("initramfs", &initrd, true);
     }
 
-    step(6, total, "pxeboot files");
+    let menu = spec_menu(&spec);
+    let label = spec.iso.label.clone();
+    let boot = Boot { kernel: &k.path, linux_version: linux.version().to_string(), menu, label };
+    finish(ctx, spec, boot, Built { initrd, init_binary: init, busybox_binary: bb.path, live }, Steps { next: 6, total, iso }, started)
+}
+
+/// How the image boots: the kernel to copy to `pxeboot/`, its version, the menu.
+struct Boot<'a> {
+    kernel: &'a Path,
+    linux_version: String,
+    menu: kiln_iso::Menu,
+    label: String,
+}
+
+/// What the root step made.
+struct Built {
+    initrd: PathBuf,
+    init_binary: PathBuf,
+    busybox_binary: PathBuf,
+    live: Option<Live>,
+}
+
+/// The progress numbering of [`finish`]'s steps.
+struct Steps {
+    next: usize,
+    total: usize,
+    iso: bool,
+}
+
+/// The steps every image ends with: the pxeboot files, the ISO (when asked),
+/// `SHA256SUMS`.
+fn finish(ctx: &Ctx, spec: ImageSpec, boot: Boot, built: Built, steps: Steps, started: Instant) -> Result<Artifacts> {
+    let pxe = ctx.image_dir(&spec.name).join("pxeboot");
+    step(steps.next, steps.total, "pxeboot files");
     let vmlinuz = pxe.join("vmlinuz");
-    write_if_changed(&vmlinuz, &std::fs::read(&k.path).with_context(|| format!("reading {}", k.path.display()))?)?;
-    let default = &spec.iso.entries[spec.iso.default];
-    let entry = kiln_iso::Entry { name: default.name.clone(), cmdline: spec.cmdline(default) };
-    write_if_changed(&pxe.join(kiln_iso::IPXE_SCRIPT), kiln_iso::render_ipxe(&entry).as_bytes())?;
+    write_if_changed(&vmlinuz, &std::fs::read(boot.kernel).with_context(|| format!("reading {}", boot.kernel.display()))?)?;
+    let entry = &boot.menu.entries[boot.menu.default];
+    write_if_changed(&pxe.join(kiln_iso::IPXE_SCRIPT), kiln_iso::render_ipxe(entry).as_bytes())?;
     eprintln!("  {}", pxe.display());
 
-    let iso_path = if iso {
-        step(7, total, "iso");
+    let iso_path = if steps.iso {
+        step(steps.next + 1, steps.total, "iso");
         let out = ctx.iso_path(&spec.name);
-        let extra: Vec<(&str, &Path)> = live.iter().map(|l| (kiln_image::SQUASHFS_PATH, l.squashfs.as_path())).collect();
-        let menu = spec_menu(&spec);
-        build_iso(ctx, &spec, &IsoFiles { kernel: &vmlinuz, initrd: &initrd, extra: &extra, menu: &menu, label: &spec.iso.label }, &out)?;
+        let extra: Vec<(&str, &Path)> = built.live.iter().map(|l| (kiln_image::SQUASHFS_PATH, l.squashfs.as_path())).collect();
+        let files = IsoFiles { kernel: &vmlinuz, initrd: &built.initrd, extra: &extra, menu: &boot.menu, label: &boot.label };
+        build_iso(ctx, &spec, &files, &out)?;
         Some(out)
     } else {
         None
     };
-    eprintln!("built {image} in {:.1?}", started.elapsed());
+    eprintln!("built {} in {:.1?}", spec.name, started.elapsed());
     let a = Artifacts {
         spec,
         kernel: vmlinuz,
-        initrd,
+        initrd: built.initrd,
         iso: iso_path,
-        linux_version: linux.version().to_string(),
+        linux_version: boot.linux_version,
         pxe_dir: pxe,
-        init_binary: init,
-        busybox_binary: bb.path,
-        live,
+        init_binary: built.init_binary,
+        busybox_binary: built.busybox_binary,
+        live: built.live,
     };
     write_if_changed(&ctx.image_dir(&a.spec.name).join(SUMS), sha256sums(&a.named())?.as_bytes())?;
     Ok(a)
