@@ -89,7 +89,8 @@ fn run(sys: &mut impl Sys) -> Result<Infallible, String> {
     }
     sys.log(&format!("switching root to {NEW_ROOT}"));
     switch_root(sys, NEW_ROOT)?;
-    sys.log(&format!("exec {init}"));
+    let at = kiln_init::format_secs(sys.now_ms());
+    sys.log(&format!("exec {init} ({at} s after boot)"));
     let e = sys.exec(&init);
     Err(failed(&format!("cannot run {init}"), e))
 }

@@ -70,7 +70,7 @@ fn good_boot_from_cd() {
             "/run/initramfs/live/LiveOS/squashfs.img on /dev/loop0",
             "overlay: tmpfs (mode=0755,size=50%), changes stay in RAM",
             "switching root to /sysroot",
-            "exec /init",
+            "exec /init (0.000 s after boot)",
         ]
     );
     // The new root's mount points and the moved mounts are left.

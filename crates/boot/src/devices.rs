@@ -78,7 +78,7 @@ pub fn choose<'a>(devices: &'a [Device], want: &Source) -> Option<&'a Device> {
             Source::Path(p) => p.strip_prefix("/dev/") == Some(d.name.as_str()) && d.fs().is_some(),
         })
         .collect();
-    hits.sort_by(|a, b| (a.partition, &a.name).cmp(&(b.partition, &b.name)));
+    hits.sort_unstable_by(|a, b| (a.partition, &a.name).cmp(&(b.partition, &b.name)));
     hits.first().copied()
 }
 
@@ -107,7 +107,7 @@ impl Scanner {
             Ok(entries) => entries.into_iter().map(|e| e.name).collect(),
             Err(_) => Vec::new(),
         };
-        names.sort();
+        names.sort_unstable();
         let mut out = Vec::new();
         for name in names {
             if let Some(d) = self.known.iter().find(|d| d.name == name) {
