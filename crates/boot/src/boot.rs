@@ -37,6 +37,14 @@ pub fn overlay_options(base: &str) -> String {
     format!("lowerdir={ROOTFS_BASE},upperdir={base}/upper,workdir={base}/work")
 }
 
+/// `512 KiB`, `700 MiB`.
+pub fn size_text(bytes: u64) -> String {
+    match bytes {
+        0..0x10_0000 => format!("{} KiB", bytes.div_ceil(1024)),
+        _ => format!("{} MiB", bytes >> 20),
+    }
+}
+
 /// Runs the boot. Returns only if it failed, with the message saying why.
 pub fn boot(sys: &mut impl Sys) -> String {
     match run(sys) {
@@ -139,7 +147,7 @@ fn mount_medium(sys: &mut impl Sys, medium: &Device, args: &LiveArgs) -> Result<
     let bytes = sys
         .copy_file(&image, RAM_IMAGE)
         .map_err(|e| failed(&format!("cannot copy {image} to {RAM_IMAGE}"), e))?;
-    sys.log(&format!("copied {} MiB; releasing {dev}", bytes >> 20));
+    sys.log(&format!("copied {}; releasing {dev}", size_text(bytes)));
     if let Err(e) = sys.unmount(LIVE_MNT, false) {
         sys.log(&failed(&format!("cannot unmount {LIVE_MNT}"), e));
     }

@@ -95,11 +95,14 @@ fn wrong_label_lists_what_it_saw() {
         .disk("sr0", false, 0, iso_image("OTHER"))
         .disk("vda", false, 0, vec![0; 4096])
         .disk("loop0", false, 0, vec![]) // unused loop devices are not listed
-        .disk("sr1", false, 0, vec![]);
+        .disk("sr1", false, 0, vec![])
+        .disk("sr2", false, 0, vec![0; 4096])
+        .fail("read /dev/sr2", Errno::NOMEDIUM);
     let msg = run(&mut f);
     assert_eq!(
         msg,
-        "no medium labelled KILN_LIVE after 30 s; saw: sr0 (iso9660 \"OTHER\"), sr1 (no medium), vda (no label)"
+        "no medium labelled KILN_LIVE after 30 s; saw: sr0 (iso9660 \"OTHER\"), sr1 (no medium), sr2 (no medium), \
+         vda (no label)"
     );
     assert_eq!(f.now, 30_000);
     assert!(f.calls_like("mount /run/initramfs").is_empty());
@@ -321,6 +324,9 @@ fn live_ram_copies_and_releases_the_medium() {
     let attach = i("loop /run/initramfs/squashfs.img");
     assert!(copy < umount && umount < attach);
     assert!(f.logs.contains(&"rd.live.ram: copying LiveOS/squashfs.img into RAM".to_string()));
+    assert!(f.logs.contains(&"copied 1 KiB; releasing /dev/sr0".to_string()), "{:?}", f.logs);
+    assert_eq!(crate::boot::size_text(700 << 20), "700 MiB");
+    assert_eq!(crate::boot::size_text(0), "0 KiB");
     let mut f = cd(&format!("{CD} rd.live.ram")).fail("copy", Errno::NOSPC);
     assert_eq!(
         run(&mut f),

@@ -17,7 +17,7 @@ pub enum Seen {
     Fs(Fs),
     /// Readable, no file system kiln-boot knows.
     Unknown,
-    /// Size 0: a drive without a medium.
+    /// Size 0 or ENOMEDIUM: a drive without a medium.
     Empty,
     Unreadable(Errno),
 }
@@ -150,6 +150,8 @@ fn read_label(sys: &mut impl Sys, name: &str, dir: &str) -> Seen {
     let mut buf = vec![0u8; PROBE_BYTES];
     match sys.read_at(&path, 0, &mut buf) {
         Ok(n) => probe(&buf[..n]).map_or(Seen::Unknown, Seen::Fs),
+        // A CD drive without a disc reports a size, but cannot be opened.
+        Err(Errno::NOMEDIUM) => Seen::Empty,
         Err(e) => Seen::Unreadable(e),
     }
 }

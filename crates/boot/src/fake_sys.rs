@@ -185,6 +185,9 @@ impl Sys for Fake {
         Ok(entries)
     }
     fn read_at(&mut self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        if let Some((_, e)) = self.fail.iter().find(|(k, _)| format!("read {path}").starts_with(k)) {
+            return Err(*e);
+        }
         let d = self.block_dev(path).ok_or(Errno::NOENT)?;
         if !d.node {
             return Err(Errno::NOENT);
