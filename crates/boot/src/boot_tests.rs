@@ -201,6 +201,15 @@ fn overlay_failures() {
 }
 
 #[test]
+fn overlay_mount_options() {
+    assert_eq!(
+        crate::boot::overlay_options("/run/initramfs/overlayfs/p"),
+        "lowerdir=/run/rootfsbase,upperdir=/run/initramfs/overlayfs/p/upper,\
+         workdir=/run/initramfs/overlayfs/p/work"
+    );
+}
+
+#[test]
 fn overlay_size_cap() {
     let mut f = cd(&format!("{CD} rd.live.overlay.size=300"));
     run(&mut f);
@@ -271,9 +280,9 @@ fn switch_root_failures() {
     assert_eq!(run(&mut f), "cannot move /sysroot to /: invalid argument");
     let mut f = cd(CD).fail("chroot", Errno::PERM);
     assert_eq!(run(&mut f), "cannot chroot into /sysroot: operation not permitted");
-    let mut f = cd(CD).fail("chdir /", Errno::IO);
-    // "chdir /" also matches "chdir /sysroot": it fails first.
-    assert_eq!(run(&mut f), "cannot change to /sysroot: input/output error");
+    let mut f = cd(CD).fail("chdir /$", Errno::IO);
+    assert_eq!(run(&mut f), "cannot change to / in the new root: input/output error");
+    assert!(f.calls.contains(&"chroot .".to_string()));
     let mut f = cd(CD);
     f.exec_error = Errno::NOENT;
     assert_eq!(run(&mut f), "cannot run /init: no such file or directory");

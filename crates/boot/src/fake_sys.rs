@@ -33,7 +33,8 @@ pub struct Fake {
     pub now: u64,
     pub nodes: BTreeMap<String, Node>,
     pub block: Vec<BlockDev>,
-    /// A call whose description starts with the key fails with the error.
+    /// A call whose description starts with the key (or is it, if the key
+    /// ends with `$`) fails with the error.
     pub fail: Vec<(&'static str, Errno)>,
     pub root_fs_type: u64,
     pub exec_error: Errno,
@@ -100,7 +101,8 @@ impl Fake {
     }
 
     fn call(&mut self, c: String) -> Result<(), Errno> {
-        if let Some((_, e)) = self.fail.iter().find(|(k, _)| c.starts_with(k)) {
+        let hit = |k: &str| k.strip_suffix('$').map_or(c.starts_with(k), |exact| c == exact);
+        if let Some((_, e)) = self.fail.iter().find(|(k, _)| hit(k)) {
             return Err(*e);
         }
         self.calls.push(c);
