@@ -27,6 +27,9 @@ pub fn build(ctx: &Ctx, spec: &ImageSpec, parts: &Parts, boot: &Path, initrd: &P
 
     let mut key = Key::new("live-initramfs-v1");
     key.add_file(boot)?.add_file(parts.busybox)?.add(ctx.epoch.to_string()).add(tool_identity());
-    Stamped::new(initrd, key.finish()).get_or_make(|| write_initramfs(ctx, &kiln_image::live_initramfs(boot, parts.busybox)?, initrd))?;
+    Stamped::new(initrd, key.finish()).get_or_make(|| {
+        let applets = kiln_build::busybox::applets(parts.busybox)?;
+        write_initramfs(ctx, &kiln_image::live_initramfs(boot, parts.busybox, &applets)?, initrd)
+    })?;
     Ok(squashfs)
 }
