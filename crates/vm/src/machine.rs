@@ -20,6 +20,9 @@ pub enum Boot {
     Cdrom(PathBuf),
     /// The ISO (or a disk image) as a raw hard disk, as after `dd` to a USB stick.
     Disk(PathBuf),
+    /// The ISO as a USB stick: a USB 3 (xHCI) controller with a mass-storage device,
+    /// what a stick on a real machine is.
+    Usb(PathBuf),
     /// Network boot: the PC's PXE ROM loads `bootfile` from QEMU's built-in TFTP
     /// server, which serves `dir`.
     Pxe { dir: PathBuf, bootfile: String },
@@ -71,6 +74,14 @@ impl Machine {
             Boot::Cdrom(iso) => a.extend(["-cdrom".into(), iso.display().to_string()]),
             // snapshot=on: the guest's writes never reach the artifact under test.
             Boot::Disk(img) => a.extend(["-drive".into(), format!("file={},format=raw,snapshot=on", img.display())]),
+            Boot::Usb(img) => a.extend([
+                "-drive".into(),
+                format!("if=none,id=stick,file={},format=raw,snapshot=on", img.display()),
+                "-device".into(),
+                "qemu-xhci".into(),
+                "-device".into(),
+                "usb-storage,drive=stick".into(),
+            ]),
             Boot::Pxe { dir, bootfile } => {
                 a.extend(["-nic".into(), format!("user,tftp={},bootfile={bootfile}", dir.display()), "-boot".into(), "n".into()])
             }
@@ -192,6 +203,15 @@ mod tests {
         let mut m = Machine::new(Firmware::SeaBios, Boot::Cdrom("live.iso".into()), Accel::Tcg);
         m.data_disk = Some("persist.img".into());
         assert_eq!(m.command_line(), "qemu-system-x86_64 -nographic -cdrom live.iso -drive file=persist.img,format=raw");
+    }
+
+    #[test]
+    fn a_usb_stick_is_a_mass_storage_device_on_xhci() {
+        let m = Machine::new(Firmware::SeaBios, Boot::Usb("live.iso".into()), Accel::Tcg);
+        assert_eq!(
+            m.command_line(),
+            "qemu-system-x86_64 -nographic -drive if=none,id=stick,file=live.iso,format=raw,snapshot=on -device qemu-xhci -device usb-storage,drive=stick"
+        );
     }
 
     #[test]

@@ -29,8 +29,12 @@ pub struct Built {
     pub corrupt_iso: PathBuf,
 }
 
-/// The four cells: firmware × medium.
+/// The four cells: firmware × medium (the disk is the ISO as written to a USB stick,
+/// on QEMU's IDE controller).
 pub const CELLS: [&str; 4] = ["seabios-cd", "seabios-disk", "ovmf-cd", "ovmf-disk"];
+/// The live image also boots from a real USB stick (xHCI + mass storage), the path of
+/// the live kernel's USB drivers.
+pub const USB_CELLS: [&str; 2] = ["seabios-usb", "ovmf-usb"];
 
 fn cell(name: &str, iso: &Path) -> (Firmware, Boot) {
     let iso = iso.to_owned();
@@ -38,6 +42,8 @@ fn cell(name: &str, iso: &Path) -> (Firmware, Boot) {
         "seabios-cd" => (Firmware::SeaBios, Boot::Cdrom(iso)),
         "seabios-disk" => (Firmware::SeaBios, Boot::Disk(iso)),
         "ovmf-cd" => (Firmware::Ovmf, Boot::Cdrom(iso)),
+        "seabios-usb" => (Firmware::SeaBios, Boot::Usb(iso)),
+        "ovmf-usb" => (Firmware::Ovmf, Boot::Usb(iso)),
         _ => (Firmware::Ovmf, Boot::Disk(iso)),
     }
 }
@@ -45,6 +51,7 @@ fn cell(name: &str, iso: &Path) -> (Firmware, Boot) {
 /// The case names, for `--only`.
 pub fn names() -> Vec<String> {
     let mut n: Vec<String> = CELLS.iter().flat_map(|c| [format!("live-{c}"), format!("live-oci-{c}")]).collect();
+    n.extend(USB_CELLS.iter().map(|c| format!("live-{c}")));
     n.extend(["live-persist-write", "live-persist-kept", "live-persist-gone", "live-no-medium", "live-corrupt-squashfs"].map(String::from));
     n
 }
@@ -176,6 +183,10 @@ pub fn cases(ctx: &Ctx, b: &Built, accel: Accel) -> Result<Vec<Case>> {
         out.push(Case { name: format!("live-{c}"), machine: machine(fw, boot, accel), steps: live_steps() });
         let (fw, boot) = cell(c, &oci_iso);
         out.push(Case { name: format!("live-oci-{c}"), machine: machine(fw, boot, accel), steps: live_oci_steps() });
+    }
+    for c in USB_CELLS {
+        let (fw, boot) = cell(c, &live_iso);
+        out.push(Case { name: format!("live-{c}"), machine: machine(fw, boot, accel), steps: live_steps() });
     }
     let label = b.live.spec.rootfs.persist.clone().context("images/live.toml names a persistence label")?;
     let disk = ctx.out.join("test-boot/live-persist.img");
