@@ -80,13 +80,17 @@ pub fn run(args: &crate::ImageArg) -> Result<()> {
     let init_compile_seconds = t.elapsed().as_secs_f64();
     artifacts::build(&ctx, &args.image, true)?;
     let iso = a.iso.clone().expect("iso built");
-    let sizes = vec![
+    let mut sizes = vec![
         ("bzImage".to_string(), size(&a.kernel)),
         ("initramfs (xz)".to_string(), size(&a.initrd)),
         ("kiln-init (static, stripped)".to_string(), size(&a.init_binary)),
         ("busybox (static)".to_string(), size(&a.busybox_binary)),
-        ("iso".to_string(), size(&iso)),
     ];
+    if let Some(live) = &a.live {
+        sizes.push(("squashfs root (xz)".to_string(), size(&live.squashfs)));
+        sizes.push(("kiln-boot (static, stripped)".to_string(), size(&live.boot_binary)));
+    }
+    sizes.push(("iso".to_string(), size(&iso)));
     let accel = ctx.accel(&a.kernel, &a.initrd);
     let serial = &a.spec.iso.entries[0];
     let direct = Boot::Kernel { kernel: a.kernel.clone(), initrd: a.initrd.clone(), append: a.spec.cmdline(serial) };
