@@ -5,6 +5,11 @@
 //! `overlayfs`), with an `iso.yaml` of two entries, packed as an OCI layout. Made once
 //! into the cache (debootstrap, apt and dracut take minutes), like the Debian case.
 //!
+//! Measured 2026-11-30 (2 cores, the Debian mirror over the network): the root in 153 s
+//! (622 MB, of which the initramfs is 40 MB), the layout in 11 s (217 MB); its xz
+//! squashfs is 180 MB (2.5 min of mksquashfs), and the live boot reaches `login:` in
+//! 52-61 s under TCG.
+//!
 //! Its live boot needs `rd.live.overlay.overlayfs=1`: without it Debian's dracut waits
 //! for a device-mapper snapshot and drops to its emergency shell. root has no password
 //! (a test fixture): the serial getty's `login:` is the sign the root is up.
@@ -12,8 +17,7 @@
 //! The squashfs must keep the (empty) `/proc`: Debian's `dmsquash-live-root` takes a
 //! squashfs with `/proc` for the root itself, else it looks for `LiveOS/rootfs.img` in
 //! it and stops with "Failed to find a root filesystem". So exclude only what is below
-//! the API mount points. By hand, before the build path exists (ROOT = `dracut_root`;
-//! 52-57 s to `login:` under TCG here):
+//! the API mount points. By hand, before the build path exists (ROOT = `dracut_root`):
 //!
 //! ```sh
 //! mkdir -p stage/LiveOS
@@ -240,5 +244,23 @@ mod tests {
         let started = std::time::Instant::now();
         let layout = dracut_layout(&ctx).unwrap();
         eprintln!("fixture ready in {:.0}s: {}", started.elapsed().as_secs_f64(), layout.display());
+    }
+
+    /// The cached layout, read by kiln-oci as the build will, is in contract mode with
+    /// the fixture's menu (after `make_the_fixture`; reads ~600 MB).
+    #[test]
+    #[ignore]
+    fn the_fixture_layout_is_in_contract_mode() {
+        let layout = Ctx::new().cache.join("debian").join(format!("{NAME}-oci/layout"));
+        let spool = tempfile::tempdir().unwrap();
+        let options = kiln_oci::Options { spool_dir: spool.path().to_owned(), ..kiln_oci::Options::default() };
+        let image = kiln_oci::Image::open(&layout, &options).unwrap();
+        let tree = image.unpack(&options).unwrap().to_tree().unwrap().tree;
+        let c = detect(&tree).unwrap().expect("contract mode");
+        assert!(c.kver.ends_with("-amd64") && c.warnings.is_empty(), "{c:?}");
+        assert_eq!(c.iso_yaml_path.as_deref(), Some("/usr/lib/bootc-image-builder/iso.yaml"));
+        let m = c.menu(&MenuDefaults { label: "UNUSED".into(), timeout: 9, name: "unused".into() }).unwrap();
+        assert_eq!((m.label.as_str(), m.entries.len()), (LABEL, 2));
+        assert!(tree.get("proc").is_some_and(|e| e.is_dir()), "dmsquash-live needs /proc in the squashfs");
     }
 }
