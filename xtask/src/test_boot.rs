@@ -2,6 +2,9 @@
 //! the guest prints. One line per case, then `N passed, N failed`.
 
 mod cases;
+// The contract-mode fixture: its boot cases come with the live build path.
+#[allow(dead_code)]
+pub mod contract;
 mod debian;
 mod live;
 mod oci;

@@ -1,6 +1,8 @@
 //! What an image is: `images/NAME.toml` (kernel fragments and command line, BusyBox,
 //! init configuration, ISO settings), and the root file system built from it.
 
+pub mod contract;
+pub mod iso_yaml;
 mod live;
 mod oci_rootfs;
 mod oci_user;
@@ -23,6 +25,8 @@ pub enum Error {
     NotFound { name: String, path: String, available: String },
     #[error("invalid image name {name:?}: a name is 1-64 characters of a-z, 0-9, - and _, starting with a letter or digit; available: {available}")]
     InvalidName { name: String, available: String },
+    #[error("contract mode: {message}")]
+    Contract { message: String },
     #[error("container image: {message}")]
     Oci { message: String },
     #[error(transparent)]

@@ -33,7 +33,7 @@ pub fn wanted(only: &[String]) -> bool {
 }
 
 /// Runs `program args`, its output in `log`; an error names the log.
-fn run_logged(program: &str, args: &[&str], log: &Path) -> Result<()> {
+pub(super) fn run_logged(program: &str, args: &[&str], log: &Path) -> Result<()> {
     let out = duct::cmd(program, args).stderr_to_stdout().stdout_path(log).unchecked().run().with_context(|| format!("cannot run {program} (run `cargo xtask deps`)"))?;
     if !out.status.success() {
         bail!("`{program} {}` failed ({}); output in {}", args.join(" "), out.status, log.display());
@@ -43,7 +43,7 @@ fn run_logged(program: &str, args: &[&str], log: &Path) -> Result<()> {
 
 /// Makes `dir` once: `make` fills a fresh temporary directory beside it, which gets a
 /// `kiln-done` marker and is renamed into place; a `dir` without the marker is made again.
-fn once(dir: &Path, what: &str, make: impl FnOnce(&Path) -> Result<()>) -> Result<PathBuf> {
+pub(super) fn once(dir: &Path, what: &str, make: impl FnOnce(&Path) -> Result<()>) -> Result<PathBuf> {
     if dir.join("kiln-done").is_file() {
         return Ok(dir.to_owned());
     }
@@ -83,7 +83,7 @@ pub fn minbase(ctx: &Ctx) -> Result<PathBuf> {
 
 /// Removes what `apt-get clean` and `rm -rf /var/lib/apt/lists/*` would: files only,
 /// the directories (`partial/`) stay.
-fn trim(root: &Path) -> Result<()> {
+pub(super) fn trim(root: &Path) -> Result<()> {
     for dir in ["var/cache/apt/archives", "var/cache/apt", "var/lib/apt/lists"] {
         for e in std::fs::read_dir(root.join(dir)).with_context(|| format!("reading /{dir} of the Debian root"))? {
             let e = e?;
@@ -95,16 +95,20 @@ fn trim(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// `CACHE/debian/bookworm-minbase-v2-oci/layout`: the root as a one-layer OCI layout
-/// (`umoci insert`), with `Cmd ["/bin/bash"]` and Debian's `PATH`, as Docker's
-/// `debian:bookworm`. Made once: umoci stamps the config with the time, so packing
-/// again would give other digests (and rebuild the initramfs).
+/// `CACHE/debian/bookworm-minbase-v2-oci/layout`: the root as a one-layer OCI layout,
+/// as Docker's `debian:bookworm`.
 pub fn layout(ctx: &Ctx, root: &Path) -> Result<PathBuf> {
-    let dir = ctx.cache.join("debian").join(format!("{SUITE}-minbase-v2-oci"));
+    pack(ctx, root, &ctx.cache.join("debian").join(format!("{SUITE}-minbase-v2-oci")), TAG)
+}
+
+/// `DIR/layout`: `root` as a one-layer OCI layout (`umoci insert`) tagged `tag`, with
+/// `Cmd ["/bin/bash"]` and Debian's `PATH`. Made once: umoci stamps the config with the
+/// time, so packing again would give other digests (and rebuild what uses them).
+pub(super) fn pack(ctx: &Ctx, root: &Path, dir: &Path, tag: &str) -> Result<PathBuf> {
     let log = ctx.out.join("logs/umoci.log");
-    once(&dir, "the OCI layout (umoci)", |tmp| {
+    once(dir, "the OCI layout (umoci)", |tmp| {
         let layout = tmp.join("layout");
-        let image = format!("{}:{TAG}", layout.display());
+        let image = format!("{}:{tag}", layout.display());
         run_logged("umoci", &["init", "--layout", &layout.to_string_lossy()], &log)?;
         run_logged("umoci", &["new", "--image", &image], &log)?;
         run_logged("umoci", &["insert", "--image", &image, &root.to_string_lossy(), "/"], &log)?;
