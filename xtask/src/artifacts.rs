@@ -21,6 +21,7 @@ pub struct Artifacts {
     pub linux_version: String,
     /// `out/NAME/pxeboot/`: vmlinuz, initrd.img and the iPXE script.
     pub pxe_dir: PathBuf,
+    /// Kiln's guest programs; empty paths in contract mode, which uses none of them.
     pub init_binary: PathBuf,
     pub busybox_binary: PathBuf,
     /// Live mode: the root (`out/NAME/LiveOS/squashfs.img`) and kiln-boot.
@@ -32,8 +33,17 @@ pub struct Live {
     pub boot_binary: PathBuf,
 }
 
-fn step(n: usize, total: usize, what: &str) {
-    eprintln!("[{n}/{total}] {what}");
+/// The `[N/TOTAL] step` progress lines.
+struct Progress {
+    done: usize,
+    total: usize,
+}
+
+impl Progress {
+    fn step(&mut self, what: &str) {
+        self.done += 1;
+        eprintln!("[{}/{}] {what}", self.done, self.total);
+    }
 }
 
 /// Builds every artifact of `image` (the ISO too when `iso` is set).
@@ -46,11 +56,20 @@ pub fn build(ctx: &Ctx, image: &str, iso: bool) -> Result<Artifacts> {
 pub fn build_spec(ctx: &Ctx, spec: ImageSpec, iso: bool) -> Result<Artifacts> {
     let started = Instant::now();
     crate::doctor::require_host_tools(ctx)?;
-    let total = if iso { 7 } else { 6 };
+    let live_oci = spec.rootfs.oci.clone().filter(|_| spec.rootfs.mode == RootMode::Live);
+    let mut progress = Progress { done: 0, total: 6 + usize::from(iso) + usize::from(live_oci.is_some()) };
+    if let Some(oci) = &live_oci {
+        progress.step("container-native ISO contract");
+        if let Some(c) = crate::contract::build(ctx, &spec, oci)? {
+            progress.total = progress.done + 1 + usize::from(iso);
+            return finish_contract(ctx, spec, c, Steps { progress, iso }, started);
+        }
+        eprintln!("  no kernel and initramfs in /usr/lib/modules: Kiln's kernel, kiln-boot and kiln-init");
+    }
     let logs = ctx.out.join("logs");
     let build_root = ctx.cache.join("build");
 
-    step(1, total, "sources");
+    progress.step("sources");
     // Nothing is read here: the pins are the sources' identity in the cache keys, and a
     // tarball is fetched, verified and extracted only when a build below misses.
     let sources = Sources::load(&ctx.root.join("sources.toml"))?;
@@ -60,7 +79,7 @@ pub fn build_spec(ctx: &Ctx, spec: ImageSpec, iso: bool) -> Result<Artifacts> {
     let linux = Pinned::new(&fetcher, "linux", sources.get("linux")?, &trees);
     let busybox_src = Pinned::new(&fetcher, "busybox", sources.get("busybox")?, &trees);
 
-    step(2, total, "kernel");
+    progress.step("kernel");
     let fragments = spec.kernel_fragments(&ctx.root);
     let k = kernel::build_kernel(&kernel::KernelRequest {
         src: &linux,
@@ -72,7 +91,7 @@ pub fn build_spec(ctx: &Ctx, spec: ImageSpec, iso: bool) -> Result<Artifacts> {
     })?;
     report("kernel", &k.path, k.cached);
 
-    step(3, total, "busybox");
+    progress.step("busybox");
     let headers = kernel::Headers::new(&linux, &build_root, &logs);
     let bb_fragments = spec.busybox_fragments(&ctx.root);
     let bb = busybox::build_busybox(&busybox::BusyboxRequest {
@@ -87,7 +106,7 @@ pub fn build_spec(ctx: &Ctx, spec: ImageSpec, iso: bool) -> Result<Artifacts> {
     })?;
     report("busybox", &bb.path, bb.cached);
 
-    step(4, total, "init");
+    progress.step("init");
     let live_mode = spec.rootfs.mode == RootMode::Live;
     let init = build_guest(ctx, "kiln-init")?;
     report("kiln-init", &init, false);
@@ -96,7 +115,7 @@ pub fn build_spec(ctx: &Ctx, spec: ImageSpec, iso: bool) -> Result<Artifacts> {
         report("kiln-boot", boot, false);
     }
 
-    step(5, total, "root file system");
+    progress.step("root file system");
     // One path component (`load` also checked that it is the file's name).
     if !kiln_image::valid_name(&spec.name) {
         bail!("invalid image name {:?}: a-z, 0-9, - and _, at most 64", spec.name);
@@ -114,7 +133,18 @@ pub fn build_spec(ctx: &Ctx, spec: ImageSpec, iso: bool) -> Result<Artifacts> {
     let menu = spec_menu(&spec);
     let label = spec.iso.label.clone();
     let boot = Boot { kernel: &k.path, linux_version: linux.version().to_string(), menu, label };
-    finish(ctx, spec, boot, Built { initrd, init_binary: init, busybox_binary: bb.path, live }, Steps { next: 6, total, iso }, started)
+    finish(ctx, spec, boot, Built { initrd, init_binary: init, busybox_binary: bb.path, live }, Steps { progress, iso }, started)
+}
+
+/// Contract mode: the image's own kernel and initramfs, its tree as the squashfs, the
+/// menu of its `iso.yaml`. Kiln's kernel, BusyBox and guest programs are not built.
+fn finish_contract(ctx: &Ctx, spec: ImageSpec, c: crate::contract::Built, steps: Steps, started: Instant) -> Result<Artifacts> {
+    let initrd = ctx.image_dir(&spec.name).join("pxeboot/initrd.img");
+    write_if_changed(&initrd, &std::fs::read(&c.initrd).with_context(|| format!("reading {}", c.initrd.display()))?)?;
+    let boot = Boot { kernel: &c.vmlinuz, linux_version: c.kver.clone(), menu: c.menu.clone(), label: c.label.clone() };
+    let live = Some(Live { squashfs: c.squashfs.clone(), boot_binary: PathBuf::new() });
+    let built = Built { initrd, init_binary: PathBuf::new(), busybox_binary: PathBuf::new(), live };
+    finish(ctx, spec, boot, built, steps, started)
 }
 
 /// How the image boots: the kernel to copy to `pxeboot/`, its version, the menu.
@@ -133,18 +163,17 @@ struct Built {
     live: Option<Live>,
 }
 
-/// The progress numbering of [`finish`]'s steps.
+/// [`finish`]'s steps: their progress numbering, and whether to make the ISO.
 struct Steps {
-    next: usize,
-    total: usize,
+    progress: Progress,
     iso: bool,
 }
 
 /// The steps every image ends with: the pxeboot files, the ISO (when asked),
 /// `SHA256SUMS`.
-fn finish(ctx: &Ctx, spec: ImageSpec, boot: Boot, built: Built, steps: Steps, started: Instant) -> Result<Artifacts> {
+fn finish(ctx: &Ctx, spec: ImageSpec, boot: Boot, built: Built, mut steps: Steps, started: Instant) -> Result<Artifacts> {
     let pxe = ctx.image_dir(&spec.name).join("pxeboot");
-    step(steps.next, steps.total, "pxeboot files");
+    steps.progress.step("pxeboot files");
     let vmlinuz = pxe.join("vmlinuz");
     write_if_changed(&vmlinuz, &std::fs::read(boot.kernel).with_context(|| format!("reading {}", boot.kernel.display()))?)?;
     let entry = &boot.menu.entries[boot.menu.default];
@@ -152,7 +181,7 @@ fn finish(ctx: &Ctx, spec: ImageSpec, boot: Boot, built: Built, steps: Steps, st
     eprintln!("  {}", pxe.display());
 
     let iso_path = if steps.iso {
-        step(steps.next + 1, steps.total, "iso");
+        steps.progress.step("iso");
         let out = ctx.iso_path(&spec.name);
         let extra: Vec<(&str, &Path)> = built.live.iter().map(|l| (kiln_image::SQUASHFS_PATH, l.squashfs.as_path())).collect();
         let files = IsoFiles { kernel: &vmlinuz, initrd: &built.initrd, extra: &extra, menu: &boot.menu, label: &boot.label };
@@ -220,6 +249,7 @@ impl Artifacts {
             v.insert(5, ("squashfs.img", l.squashfs.clone()));
         }
         v.extend(self.iso.clone().map(|iso| ("iso", iso)));
+        v.retain(|(_, p)| !p.as_os_str().is_empty());
         v
     }
 }

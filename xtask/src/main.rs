@@ -3,6 +3,7 @@
 
 mod artifacts;
 mod bench;
+mod contract;
 mod ctx;
 mod deps;
 mod doctor;

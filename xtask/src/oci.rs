@@ -66,7 +66,7 @@ pub fn unpack(ctx: &Ctx, spec: &ImageSpec, oci: &Path) -> Result<(kiln_oci::Imag
 }
 
 /// The input's bytes: the archive, or every file of a layout directory (sorted).
-fn add_input(key: &mut Key, oci: &Path) -> Result<()> {
+pub fn add_input(key: &mut Key, oci: &Path) -> Result<()> {
     if oci.is_dir() {
         for e in walkdir::WalkDir::new(oci).sort_by_file_name() {
             let e = e.with_context(|| format!("reading {}", oci.display()))?;
