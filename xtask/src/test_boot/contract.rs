@@ -28,10 +28,14 @@
 //!   -append "root=live:CDLABEL=KILN_DRACUT rd.live.image rd.live.overlay.overlayfs=1 console=ttyS0" -cdrom t.iso
 //! ```
 
+use super::cases::{machine, Case};
 use super::debian::{self, once, run_logged, MIRROR, SUITE};
+use crate::artifacts::{self, Artifacts};
 use crate::ctx::Ctx;
 use anyhow::{bail, Context, Result};
+use kiln_vm::{Accel, Step};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The cache entries' name (`CACHE/debian/NAME`, `NAME-oci`); a new version when the
 /// recipe changes.
@@ -181,11 +185,84 @@ pub fn dracut_layout(ctx: &Ctx) -> Result<PathBuf> {
     Ok(layout)
 }
 
+/// The contract-mode cases: the fixture's ISO in the four cells.
+pub const CELLS: [&str; 4] = ["contract-seabios-cd", "contract-seabios-disk", "contract-ovmf-cd", "contract-ovmf-disk"];
+/// Debian's kernel, its 40 MB initramfs and systemd want more than QEMU's default.
+pub const MEMORY_MIB: u32 = 1024;
+
+/// Whether `--only` selects a contract case (only asked with `--slow`).
+pub fn wanted(only: &[String]) -> bool {
+    only.is_empty() || CELLS.iter().any(|n| only.iter().any(|o| n.contains(o.as_str())))
+}
+
+/// The fixture's ISO by the build path users take (`iso --from-oci LAYOUT --live` over
+/// the default spec): contract mode, so Debian's kernel, dracut's initramfs and the
+/// menu of its `iso.yaml`.
+pub fn build(ctx: &Ctx, minimal: &Artifacts) -> Result<Artifacts> {
+    let layout = dracut_layout(ctx)?;
+    let mut spec = minimal.spec.clone();
+    spec.name = "debian-dracut".into();
+    spec.rootfs.oci = Some(layout);
+    spec.rootfs.mode = kiln_image::RootMode::Live;
+    let started = std::time::Instant::now();
+    let a = artifacts::build_spec(ctx, spec, true).context("building the contract fixture's ISO")?;
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    eprintln!("  contract: {:.1}s for the layout → squashfs → ISO; ISO {} B", started.elapsed().as_secs_f64(), a.iso.as_deref().map_or(0, size));
+    Ok(a)
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+/// GRUB shows both of `iso.yaml`'s entries under its label's ISO; Debian's own
+/// initramfs finds the medium and switches to the squashfs under an overlay; systemd
+/// brings up the serial getty; root logs in (no password in the fixture), and the
+/// system is Debian, from the overlay, and powers off. Computed in the guest.
+pub fn steps() -> Vec<Step> {
+    let cmd = |c: &str, expect: &[&str]| Step::Command { cmd: c.into(), expect: expect.iter().map(|s| s.to_string()).collect(), timeout: secs(120) };
+    let wait = |text: &str, s: u64| Step::Type { text: String::new(), expect: text.into(), timeout: secs(s) };
+    vec![
+        wait(ENTRIES[1].0, 120),
+        Step::Boot { marker: "login:".into(), timeout: secs(900) },
+        Step::Type { text: "root\n".into(), expect: "root@".into(), timeout: secs(120) },
+        Step::Shell { timeout: secs(60) },
+        cmd("cat /etc/debian_version /proc/cmdline", &["12.", &format!("root=live:CDLABEL={LABEL}")]),
+        cmd("awk '$2 == \"/\" { print \"root=\" $3 }' /proc/mounts; echo n=$((6*7))", &["root=overlay", "n=42"]),
+        cmd("echo init=$(cat /proc/1/comm) kernel=$(uname -r | grep -c amd64)", &["init=systemd", "kernel=1"]),
+        Step::Exit { cmd: "systemctl poweroff".into(), status: 0, expect: vec!["reboot: Power down".into()], timeout: secs(180) },
+        Step::Never("Kernel panic".into()),
+        Step::Never("emergency mode".into()),
+        Step::Never("kiln-init".into()),
+    ]
+}
+
+pub fn cases(built: &Artifacts, accel: Accel) -> Vec<Case> {
+    let iso = built.iso.clone().expect("built with an ISO");
+    CELLS
+        .iter()
+        .map(|name| {
+            let (fw, boot) = super::live::cell(name, &iso);
+            let mut m = machine(fw, boot, accel);
+            m.memory_mib = Some(MEMORY_MIB);
+            Case { name: name.to_string(), machine: m, steps: steps() }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use kiln_image::contract::{detect, MenuDefaults};
     use kiln_initramfs::{Data, Tree};
+
+    #[test]
+    fn expected_text_is_never_the_typed_text_and_the_case_ends_the_machine() {
+        let s = steps();
+        super::super::cases::assert_expects_no_typed_text("contract", &s);
+        assert!(matches!(s.iter().rev().find(|s| !matches!(s, Step::Never(_))), Some(Step::Exit { .. })));
+        assert!(wanted(&["contract-ovmf".into()]) && !wanted(&["debian".into()]));
+    }
 
     #[test]
     fn the_fixtures_iso_yaml_is_a_contract_menu_of_two_entries() {

@@ -5,7 +5,8 @@
 //! shell, and `cat /etc/debian_version` and `dpkg -l` must work.
 //!
 //! The root is about 113 MB unpacked and lives in RAM (initramfs mode), so the machine
-//! gets 1 GiB; booting from the ISO's file system (the live mode, issue 10) is the real fix.
+//! gets 1 GiB. The same root in live mode (`debian-live-*`: the squashfs on the medium,
+//! kiln-boot, an overlay) boots in all four cells with QEMU's default 128 MiB.
 
 use super::cases::{boot, machine, never, Case};
 use crate::artifacts::{self, Artifacts};
@@ -27,9 +28,14 @@ pub const MAX_INITRAMFS_BYTES: u64 = 512 << 20;
 /// The cells: one per firmware, both from CD.
 pub const CELLS: [(&str, Firmware); 2] = [("debian-seabios-cd", Firmware::SeaBios), ("debian-ovmf-cd", Firmware::Ovmf)];
 
+/// The same root in live mode, in all four cells, with QEMU's default memory (128 MiB):
+/// the root stays on the medium.
+pub const LIVE_CELLS: [&str; 4] = ["debian-live-seabios-cd", "debian-live-seabios-disk", "debian-live-ovmf-cd", "debian-live-ovmf-disk"];
+
 /// Whether `--only` selects a Debian case (only asked with `--slow`).
 pub fn wanted(only: &[String]) -> bool {
-    only.is_empty() || CELLS.iter().any(|(n, _)| only.iter().any(|o| n.contains(o.as_str())))
+    let mut names = CELLS.iter().map(|(n, _)| *n).chain(LIVE_CELLS);
+    only.is_empty() || names.any(|n| only.iter().any(|o| n.contains(o.as_str())))
 }
 
 /// Runs `program args`, its output in `log`; an error names the log.
@@ -144,6 +150,30 @@ pub fn build(ctx: &Ctx, minimal: &Artifacts) -> Result<Artifacts> {
     Ok(a)
 }
 
+/// The Debian root in live mode over `minimal`'s spec: the squashfs on the ISO,
+/// kiln-boot, then kiln-init and Debian's shell.
+pub fn build_live(ctx: &Ctx, minimal: &Artifacts) -> Result<Artifacts> {
+    let layout = layout(ctx, &minbase(ctx)?)?;
+    let mut spec = minimal.spec.clone();
+    spec.name = format!("debian-{SUITE}-live");
+    spec.iso.label = "KILN_DEBIAN".into();
+    spec.rootfs.oci = Some(layout);
+    spec.rootfs.run = RunMode::None;
+    spec.rootfs.busybox = false;
+    spec.rootfs.mode = kiln_image::RootMode::Live;
+    let started = Instant::now();
+    let a = artifacts::build_spec(ctx, spec, true).context("building the Debian root's live ISO")?;
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let squashfs = a.live.as_ref().map_or(0, |l| size(&l.squashfs));
+    eprintln!(
+        "  debian live: {:.1}s for the OCI layout → squashfs → ISO; squashfs {squashfs} B, initramfs {} B, ISO {} B",
+        started.elapsed().as_secs_f64(),
+        size(&a.initrd),
+        a.iso.as_deref().map_or(0, size)
+    );
+    Ok(a)
+}
+
 /// This process's peak resident memory (`VmHWM` in `/proc/self/status`).
 fn peak_memory() -> Option<String> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -179,16 +209,30 @@ pub fn steps() -> Vec<Step> {
     s
 }
 
-pub fn cases(built: &Artifacts, accel: Accel) -> Vec<Case> {
+/// The live checks, then the same as [`steps`]: the root is an overlay on the squashfs.
+pub fn live_steps() -> Vec<Step> {
+    let mut s = steps();
+    let at = s.iter().position(|s| matches!(s, Step::Shell { .. })).map_or(0, |i| i + 1);
+    s.insert(at, cmd("awk '$2 == \"/\" { print \"root=\" $3 } $3 == \"squashfs\" { print \"lower=\" $2 }' /proc/mounts", &["root=overlay", "lower=/run/rootfsbase"]));
+    s
+}
+
+pub fn cases(built: &Artifacts, live: &Artifacts, accel: Accel) -> Vec<Case> {
     let iso = built.iso.clone().expect("built with an ISO");
-    CELLS
+    let mut out: Vec<Case> = CELLS
         .iter()
         .map(|(name, fw)| {
             let mut m = machine(*fw, Boot::Cdrom(iso.clone()), accel);
             m.memory_mib = Some(MEMORY_MIB);
             Case { name: name.to_string(), machine: m, steps: steps() }
         })
-        .collect()
+        .collect();
+    let live_iso = live.iso.clone().expect("built with an ISO");
+    for name in LIVE_CELLS {
+        let (fw, boot) = super::live::cell(name, &live_iso);
+        out.push(Case { name: name.to_string(), machine: machine(fw, boot, accel), steps: live_steps() });
+    }
+    out
 }
 
 #[cfg(test)]
@@ -197,15 +241,16 @@ mod tests {
 
     #[test]
     fn expected_text_is_never_the_typed_text_and_the_case_ends_the_machine() {
-        let s = steps();
-        assert!(s.contains(&Step::Never("Kernel panic".into())));
-        assert!(matches!(s.iter().rev().find(|s| !matches!(s, Step::Never(_))), Some(Step::Exit { .. })));
-        super::super::cases::assert_expects_no_typed_text("debian", &s);
+        for s in [steps(), live_steps()] {
+            assert!(s.contains(&Step::Never("Kernel panic".into())));
+            assert!(matches!(s.iter().rev().find(|s| !matches!(s, Step::Never(_))), Some(Step::Exit { .. })));
+            super::super::cases::assert_expects_no_typed_text("debian", &s);
+        }
     }
 
     #[test]
     fn only_selects_the_debian_cells() {
-        assert!(wanted(&[]) && wanted(&["debian".into()]) && wanted(&["debian-ovmf".into()]));
+        assert!(wanted(&[]) && wanted(&["debian".into()]) && wanted(&["debian-ovmf".into()]) && wanted(&["debian-live".into()]));
         assert!(!wanted(&["oci-layout".into()]) && !wanted(&["direct-kernel".into()]));
     }
 
