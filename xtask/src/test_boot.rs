@@ -79,15 +79,19 @@ pub fn run(args: &Args) -> Result<()> {
     if want_noop {
         count(noop_rebuild(&ctx, &args.image.image, &a)?);
     }
+    let mut checks = Vec::new();
     if !oci_built.is_empty() {
-        for (name, ok, lines) in oci::build_checks(&ctx, &a, &oci_built)? {
-            if wants(name) {
-                count(ok);
-                println!("{} {name:<24} {:>6.1}s  1 checks", if ok { "PASS" } else { "FAIL" }, 0.0);
-                for l in lines.iter().filter(|_| !ok || name == "oci-too-big") {
-                    println!("     {}", l.replace('\n', "\n     "));
-                }
-            }
+        checks.extend(oci::build_checks(&ctx, &a, &oci_built)?);
+    }
+    if let Some(b) = &live_built {
+        checks.extend(live::build_checks(&ctx, &oci_built, b)?);
+    }
+    for (name, ok, lines) in checks.into_iter().filter(|(name, ..)| wants(name)) {
+        count(ok);
+        println!("{} {name:<24} {:>6.1}s  1 checks", if ok { "PASS" } else { "FAIL" }, 0.0);
+        // The too-big and contract errors are worth reading even when they pass.
+        for l in lines.iter().filter(|_| !ok || name == "oci-too-big" || name == "live-contract-no-vmlinuz") {
+            println!("     {}", l.replace('\n', "\n     "));
         }
     }
     for case in &selected {

@@ -50,10 +50,16 @@ pub(super) fn cell(name: &str, iso: &Path) -> (Firmware, Boot) {
     (fw, boot)
 }
 
+/// The checks made without a boot: building the live images again rewrites nothing,
+/// and an image that half follows the container-native ISO contract (an
+/// `initramfs.img` without a `vmlinuz`) fails naming what is missing.
+pub const BUILD_CHECKS: [&str; 2] = ["live-noop-rebuild", "live-contract-no-vmlinuz"];
+
 /// The case names, for `--only`.
 pub fn names() -> Vec<String> {
     let mut n: Vec<String> = CELLS.iter().flat_map(|c| [format!("live-{c}"), format!("live-oci-{c}")]).collect();
     n.extend(USB_CELLS.iter().map(|c| format!("live-{c}")));
+    n.extend(BUILD_CHECKS.map(String::from));
     n.extend(["live-persist-write", "live-persist-kept", "live-persist-gone", "live-no-medium", "live-corrupt-squashfs"].map(String::from));
     n
 }
@@ -78,6 +84,35 @@ pub fn build(ctx: &Ctx, oci_built: &[oci::Built]) -> Result<Built> {
     let corrupt_iso = ctx.out.join("test-boot/live-corrupt.iso");
     corrupt_squashfs(&iso, &corrupt_iso)?;
     Ok(Built { live, oci, corrupt_iso })
+}
+
+/// [`BUILD_CHECKS`]: (name, passed, lines to show).
+pub fn build_checks(ctx: &Ctx, oci_built: &[oci::Built], b: &Built) -> Result<Vec<(&'static str, bool, Vec<String>)>> {
+    let outputs: Vec<PathBuf> = [&b.live, &b.oci]
+        .iter()
+        .flat_map(|a| [a.initrd.clone(), a.iso.clone().unwrap_or_default(), a.live.as_ref().map(|l| l.squashfs.clone()).unwrap_or_default()])
+        .collect();
+    let changed = super::rewritten(&outputs, || build(ctx, oci_built).map(drop))?;
+    let noop = (BUILD_CHECKS[0], changed.is_empty(), changed);
+
+    // /usr/lib/modules/KVER/initramfs.img and no vmlinuz: a build error, not a guess.
+    let layer = kiln_oci::fixtures::RawTar::new().file("usr/lib/modules/6.1.0-kiln/initramfs.img", 0o644, b"not really an initramfs").finish();
+    let image = kiln_oci::fixtures::FixtureImage::with_layers(vec![layer], kiln_oci::Compression::None);
+    let dir = ctx.out.join("test-boot/live-no-vmlinuz");
+    let _ = std::fs::remove_dir_all(&dir);
+    kiln_oci::fixtures::write_dir(&dir, &kiln_oci::fixtures::oci_layout_files(&image, "kiln/no-vmlinuz:1"))?;
+    let mut spec = b.live.spec.clone();
+    spec.name = "live-no-vmlinuz".into();
+    spec.rootfs.oci = Some(dir);
+    let missing = match artifacts::build_spec(ctx, spec, true) {
+        Ok(_) => (BUILD_CHECKS[1], false, vec!["an initramfs.img without vmlinuz was built".to_string()]),
+        Err(e) => {
+            let e = format!("{e:#}");
+            let ok = ["contract mode", "usr/lib/modules/6.1.0-kiln/initramfs.img", "vmlinuz"].iter().all(|w| e.contains(w));
+            (BUILD_CHECKS[1], ok, vec![e])
+        }
+    };
+    Ok(vec![noop, missing])
 }
 
 /// Copies `iso` to `out` with the squashfs superblock's magic (`hsqs`, at the start of
