@@ -107,8 +107,8 @@ pub enum RootMode {
     Initramfs,
     /// The root as `/LiveOS/squashfs.img` on the ISO; the initramfs holds only
     /// kiln-boot (and BusyBox for a rescue shell), which mounts it read-only under a
-    /// writable overlay and switches to it. Adds the kernel fragment [`LIVE_FRAGMENT`]
-    /// (and [`PERSIST_FRAGMENT`] with `persist`).
+    /// writable overlay and switches to it. Adds the kernel fragments [`LIVE_FRAGMENT`]
+    /// and [`PERSIST_FRAGMENT`].
     Live,
 }
 
@@ -337,10 +337,14 @@ impl ImageSpec {
     /// the spec does not list.
     pub fn kernel_fragment_names(&self) -> Vec<String> {
         let mut names = self.kernel.fragments.clone();
-        let live = self.rootfs.mode == RootMode::Live;
-        for (needed, name) in [(live, LIVE_FRAGMENT), (self.rootfs.persist.is_some(), PERSIST_FRAGMENT)] {
-            if needed && !names.iter().any(|n| n == name) {
-                names.push(name.to_string());
+        // Persistence is a boot-time choice (`rd.live.overlay=` can be typed at the boot
+        // menu), so every live kernel can mount the partition; and all live images share
+        // one kernel build.
+        if self.rootfs.mode == RootMode::Live {
+            for name in [LIVE_FRAGMENT, PERSIST_FRAGMENT] {
+                if !names.iter().any(|n| n == name) {
+                    names.push(name.to_string());
+                }
             }
         }
         names

@@ -246,6 +246,9 @@ fn live_mode_adds_its_fragments_and_the_live_command_line() {
     // Listed already: not twice.
     let listed = text.replace("[\"base\"]", "[\"60-live\", \"base\"]");
     assert_eq!(ImageSpec::parse("images/t.toml", &listed).unwrap().kernel_fragment_names(), ["60-live", "base", PERSIST_FRAGMENT]);
+    // Without `persist` too: persistence can be asked for at the boot menu.
+    let no_persist = text.replace("persist = \"KILN_DATA\"\n", "");
+    assert_eq!(ImageSpec::parse("images/t.toml", &no_persist).unwrap().kernel_fragment_names(), ["base", LIVE_FRAGMENT, PERSIST_FRAGMENT]);
     // Initramfs mode: nothing added.
     let s = ImageSpec::parse("images/t.toml", MINIMAL).unwrap();
     assert_eq!((s.kernel_fragment_names(), s.live_args()), (vec!["base".to_string()], String::new()));
