@@ -32,9 +32,23 @@ struct BootTime {
 }
 
 /// Seconds a `cargo xtask iso --image IMAGE` takes, run as a user runs it.
-fn time_iso(ctx: &Ctx, image: &str) -> Result<f64> {
+#[derive(clap::Args, Clone)]
+pub struct Args {
+    #[command(flatten)]
+    pub image: crate::ImageArg,
+    /// Measure the image in live mode (as `cargo xtask iso --live`): the root as a
+    /// squashfs on the medium, booted by kiln-boot
+    #[arg(long)]
+    pub live: bool,
+}
+
+fn time_iso(ctx: &Ctx, image: &str, live: bool) -> Result<f64> {
     let t = Instant::now();
-    let out = duct::cmd!(ctx.cargo(), "xtask", "iso", "--image", image)
+    let mut args = vec!["xtask", "iso", "--image", image];
+    if live {
+        args.push("--live");
+    }
+    let out = duct::cmd(ctx.cargo(), args)
         .dir(&ctx.root)
         .stdout_null()
         .stderr_null()
@@ -56,13 +70,23 @@ fn size(p: &Path) -> u64 {
     std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
 }
 
-pub fn run(args: &crate::ImageArg) -> Result<()> {
+/// The spec as `cargo xtask iso` builds it (with `--live`, in live mode).
+fn spec(ctx: &Ctx, args: &Args) -> Result<kiln_image::ImageSpec> {
+    let mut spec = kiln_image::ImageSpec::load(&ctx.root, &args.image.image)?;
+    if args.live {
+        crate::iso::to_live(&mut spec)?;
+    }
+    Ok(spec)
+}
+
+pub fn run(args: &Args) -> Result<()> {
     let ctx = Ctx::new();
-    let a = artifacts::build(&ctx, &args.image, true)?;
+    let image = args.image.image.as_str();
+    let a = artifacts::build_spec(&ctx, spec(&ctx, args)?, true)?;
     // Nothing changed: the time is the no-op rebuild, cargo's own check included.
     let mut noop = Vec::new();
     for _ in 0..3 {
-        noop.push(time_iso(&ctx, &args.image)?);
+        noop.push(time_iso(&ctx, image, args.live)?);
     }
     let rebuild_seconds = noop.iter().copied().fold(f64::INFINITY, f64::min);
     // A change to the init's source: its compile, then initramfs and ISO. Touching the
@@ -70,15 +94,17 @@ pub fn run(args: &crate::ImageArg) -> Result<()> {
     // run as they would for a real change (a touch alone gives the same binary).
     let init_src = ctx.root.join("crates/init/src/main.rs");
     touch(&init_src)?;
-    for out in [&a.initrd, a.iso.as_ref().expect("iso built")] {
+    let mut made_from_init = vec![a.initrd.clone(), a.iso.clone().expect("iso built")];
+    made_from_init.extend(a.live.as_ref().map(|l| l.squashfs.clone()));
+    for out in &made_from_init {
         kiln_util::Stamped::invalidate(out)?;
     }
-    let init_change_seconds = time_iso(&ctx, &args.image)?;
+    let init_change_seconds = time_iso(&ctx, image, args.live)?;
     touch(&init_src)?;
     let t = Instant::now();
     crate::artifacts::build_guest(&ctx, "kiln-init")?;
     let init_compile_seconds = t.elapsed().as_secs_f64();
-    artifacts::build(&ctx, &args.image, true)?;
+    artifacts::build_spec(&ctx, spec(&ctx, args)?, true)?;
     let iso = a.iso.clone().expect("iso built");
     let mut sizes = vec![
         ("bzImage".to_string(), size(&a.kernel)),
@@ -112,7 +138,7 @@ pub fn run(args: &crate::ImageArg) -> Result<()> {
         boots.push(BootTime { case: name.into(), passed: r.passed(), marker_seconds: r.boot_seconds, guest_uptime: r.guest_uptime });
     }
     let report = Report {
-        image: args.image.clone(),
+        image: a.spec.name.clone(),
         accel: format!("{accel:?}"),
         rebuild_seconds,
         init_change_seconds,

@@ -50,14 +50,23 @@ fn spec(ctx: &Ctx, args: &Args) -> Result<ImageSpec> {
             bail!("--image {} is too long a name to add -oci to", args.image.image);
         }
     }
-    if args.live && spec.rootfs.mode != RootMode::Live {
+    if args.live {
+        to_live(&mut spec)?;
+    }
+    Ok(spec)
+}
+
+/// `--live`: the spec in live mode, named NAME-live so its outputs never replace the
+/// spec's own (a spec already in live mode stays as it is).
+pub fn to_live(spec: &mut ImageSpec) -> Result<()> {
+    if spec.rootfs.mode != RootMode::Live {
         spec.rootfs.mode = RootMode::Live;
         spec.name = format!("{}-live", spec.name);
         if !kiln_image::valid_name(&spec.name) {
-            bail!("--image {} is too long a name to add -live to", args.image.image);
+            bail!("{} is too long a name to add -live to", spec.name.trim_end_matches("-live"));
         }
     }
-    Ok(spec)
+    Ok(())
 }
 
 /// The name of an image built `--from-oci` over the spec `image`.

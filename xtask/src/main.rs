@@ -53,7 +53,7 @@ enum Command {
     /// compare every artifact's sha256
     Repro(repro::Args),
     /// Measure build and boot times and artifact sizes (reported, never asserted)
-    Bench(ImageArg),
+    Bench(bench::Args),
 }
 
 fn main() {
