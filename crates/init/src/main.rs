@@ -1,7 +1,8 @@
 //! kiln-init: Kiln's PID 1. See README.md for behaviour and options.
 //!
 //! No libc: origin provides the program entry (`_start` → `origin_main`),
-//! rustix the system calls, rustix-dlmalloc the heap.
+//! rustix the system calls, rustix-dlmalloc the heap; kiln-guest (feature `rt`)
+//! links the three, and holds the helpers kiln-boot shares.
 
 #![no_std]
 #![no_main]
@@ -9,7 +10,6 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 extern crate alloc;
-extern crate origin; // links `_start`; without this line the entry point is 0
 
 mod os;
 mod shutdown;
@@ -29,30 +29,18 @@ use core::time::Duration;
 use os::{log, Waited};
 use rustix::fs::Mode;
 use rustix::process::{kill_process_group, Signal};
-use rustix::runtime::{How, KernelSigSet};
 use shutdown::{fatal, shutdown};
 use spawn::{spawn, Stdio};
 use supervisor::Supervisor;
 
-#[global_allocator]
-static HEAP: rustix_dlmalloc::GlobalDlmalloc = rustix_dlmalloc::GlobalDlmalloc;
-
-/// The precompiled `core` refers to the unwinder's personality routine even
-/// under panic=abort; it is never called.
-#[no_mangle]
-extern "C" fn rust_eh_personality() {}
-
 /// Called by origin's `_start`.
 #[no_mangle]
 fn origin_main(_argc: usize, _argv: *mut *mut u8, _envp: *mut *mut u8) -> i32 {
-    if rustix::process::getpid() != rustix::process::Pid::INIT {
-        let _ = os::write_all(os::stderr(), b"kiln-init: must run as pid 1\n");
+    if !os::LOGGER.is_pid1("") {
         return 1;
     }
     // Every signal is taken synchronously, with sigtimedwait.
-    // SAFETY: there is no libc reserving signals, and nothing in this process
-    // (neither PID 1 nor origin) relies on a signal being delivered.
-    let _ = unsafe { rustix::runtime::kernel_sigprocmask(How::BLOCK, Some(&KernelSigSet::all())) };
+    kiln_guest::block_signals();
     // Ctrl-Alt-Del sends SIGINT to us instead of rebooting at once.
     let _ = rustix::system::reboot(rustix::system::RebootCommand::CadOff);
     rustix::process::umask(Mode::from_raw_mode(0o022));
