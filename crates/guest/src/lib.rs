@@ -5,13 +5,15 @@
 //! Both run as PID 1 with no libc, on rustix's raw system calls, and each used to
 //! carry its own copy of the same layer: writing to stderr, `NAME: message` logs,
 //! reading files, `mkdir -p`, the clock, opening stdio, taking signals, power-off,
-//! and the program runtime. This crate is that layer once. It is `no_std` (with
-//! `alloc`) and builds on the host, so it is tested there; the runtime (origin's
-//! `_start`, the heap, `rust_eh_personality`) is behind the `rt` feature, which
-//! only the static guest build turns on.
+//! the start as PID 1, and the program runtime. This crate is that layer once.
+//! It is `no_std` (with `alloc`) and builds on the host, so it is tested there;
+//! the runtime (origin's `_start`, the heap, `rust_eh_personality`) is behind
+//! the `rt` feature, which only the static guest build turns on.
 //!
 //! It is for those two programs: the SAFETY arguments below rest on what both
-//! of them do (one thread, no signal handlers, fd 2 never closed).
+//! of them do (one thread, no signal handlers, fd 2 never closed). The
+//! workspace lints deny `unsafe_op_in_unsafe_fn` and want a SAFETY comment on
+//! every `unsafe` block (`clippy::undocumented_unsafe_blocks`).
 //!
 //! Every function is `#[inline]`, so it is compiled into the program that calls
 //! it, next to the program's own instances of rustix's generic calls
@@ -19,8 +21,6 @@
 //! the two binaries 1.3 KB larger each.
 
 #![no_std]
-#![deny(unsafe_op_in_unsafe_fn)]
-#![warn(clippy::undocumented_unsafe_blocks)]
 
 extern crate alloc;
 #[cfg(test)]
@@ -102,17 +102,21 @@ impl Logger {
     pub fn log(&self, msg: &str) {
         let _ = write_all(stderr(), format!("{}: {msg}\n", self.name).as_bytes());
     }
+}
 
-    /// Whether this process is PID 1. If not, says `NAME: must run as pid 1` and
-    /// `detail` (the programs return 1 then).
-    #[inline]
-    pub fn is_pid1(&self, detail: &str) -> bool {
-        let pid1 = rustix::process::getpid() == rustix::process::Pid::INIT;
-        if !pid1 {
-            self.log(&format!("must run as pid 1{detail}"));
-        }
-        pid1
+/// The start both programs make in `origin_main`: checks that this process is
+/// PID 1, then sets umask 022 and the working directory `/`. If it is not PID 1,
+/// says `NAME: must run as pid 1` and `detail`, changes nothing and returns
+/// false (the program then returns 1).
+#[inline]
+pub fn start_pid1(log: Logger, detail: &str) -> bool {
+    if rustix::process::getpid() != rustix::process::Pid::INIT {
+        log.log(&format!("must run as pid 1{detail}"));
+        return false;
     }
+    rustix::process::umask(Mode::from_raw_mode(0o022));
+    let _ = rustix::process::chdir("/");
+    true
 }
 
 /// Time since boot (CLOCK_BOOTTIME).
@@ -330,6 +334,6 @@ mod tests {
     #[test]
     fn a_test_is_not_pid_1() {
         // (It says so on stderr, as the programs do.)
-        assert!(!Logger::new("kiln-guest test").is_pid1(""));
+        assert!(!start_pid1(Logger::new("kiln-guest test"), ""));
     }
 }

@@ -1,13 +1,11 @@
 //! kiln-init: Kiln's PID 1. See README.md for behaviour and options.
 //!
-//! No libc: origin provides the program entry (`_start` → `origin_main`),
-//! rustix the system calls, rustix-dlmalloc the heap; kiln-guest (feature `rt`)
-//! links the three, and holds the helpers kiln-boot shares.
+//! No libc, like kiln-boot: kiln-guest (feature `rt`) links origin's `_start`,
+//! which calls `origin_main` below, and rustix-dlmalloc's heap; system calls
+//! are rustix's, through kiln-guest's helpers and `os`.
 
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
-#![warn(clippy::undocumented_unsafe_blocks)]
 
 extern crate alloc;
 
@@ -27,7 +25,6 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::time::Duration;
 use os::{log, Waited};
-use rustix::fs::Mode;
 use rustix::process::{kill_process_group, Signal};
 use shutdown::{fatal, shutdown};
 use spawn::{spawn, Stdio};
@@ -36,15 +33,13 @@ use supervisor::Supervisor;
 /// Called by origin's `_start`.
 #[no_mangle]
 fn origin_main(_argc: usize, _argv: *mut *mut u8, _envp: *mut *mut u8) -> i32 {
-    if !os::LOGGER.is_pid1("") {
+    if !kiln_guest::start_pid1(os::LOGGER, "") {
         return 1;
     }
     // Every signal is taken synchronously, with sigtimedwait.
     kiln_guest::block_signals();
     // Ctrl-Alt-Del sends SIGINT to us instead of rebooting at once.
     let _ = rustix::system::reboot(rustix::system::RebootCommand::CadOff);
-    rustix::process::umask(Mode::from_raw_mode(0o022));
-    let _ = rustix::process::chdir("/");
     boot()
 }
 
