@@ -2,7 +2,7 @@
 //! device from `/dev/loop-control`, then `LOOP_CONFIGURE` (Linux 5.8), else
 //! the older `LOOP_SET_FD` + `LOOP_SET_STATUS64`.
 
-use crate::os::{cstr, file_type};
+use crate::os::{cstr, exists};
 use alloc::format;
 use alloc::string::String;
 use core::ffi::c_void;
@@ -112,7 +112,7 @@ pub fn attach(file: &str) -> Result<(String, OwnedFd), Errno> {
         tries += 1;
         let n = ioctl(&ctl, LOOP_CTL_GET_FREE, core::ptr::null_mut())? as u32;
         let path = format!("/dev/loop{n}");
-        if file_type(&path).is_none() {
+        if !exists(&path) {
             let dev = rustix::fs::makedev(LOOP_MAJOR, n);
             let p = cstr(&path)?;
             let _ = rustix::fs::mknodat(rustix::fs::CWD, &p, FileType::BlockDevice, Mode::from_raw_mode(0o600), dev);

@@ -1,71 +1,39 @@
-//! System calls for the binary, on rustix: logging, files, directories,
-//! block devices, and the real [`Sys`].
+//! System calls for the binary, on rustix: kiln-guest's helpers (logging,
+//! files, stdio, clock, signals), and kiln-boot's own: reading at an offset,
+//! copying, directories, block devices, and the real [`Sys`].
 
 use crate::loopdev;
 use crate::rescue;
-use alloc::ffi::CString;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicPtr, Ordering};
 use core::time::Duration;
 use kiln_boot::sys::{DirEntry, Kind, Stat, Sys};
-use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use kiln_guest::Logger;
+use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, CWD};
 use rustix::io::Errno;
 use rustix::mount::{MountFlags, UnmountFlags};
-use rustix::runtime::{How, KernelSigSet};
+
+/// The helpers kiln-init needs too: see the kiln-guest crate.
+pub use kiln_guest::{
+    cstr, ensure_stdio, exists, is_file, mkdir_p, now, read_to_string, sleep, stderr, unblock_signals, write_all,
+};
+
+/// `kiln-boot: MSG` lines on stderr (the console).
+pub const LOGGER: Logger = Logger::new("kiln-boot");
+
+/// `kiln-boot: MSG` on stderr. Never fails.
+pub fn log(msg: &str) {
+    LOGGER.log(msg);
+}
 
 /// The environment the kernel gave us, passed on to the init.
 static ENVP: AtomicPtr<*const u8> = AtomicPtr::new(core::ptr::null_mut());
 
 pub fn set_envp(envp: *mut *mut u8) {
     ENVP.store(envp.cast(), Ordering::Relaxed);
-}
-
-/// Writes all of `bytes` to `fd`, retrying short writes and EINTR.
-pub fn write_all(fd: impl AsFd, mut bytes: &[u8]) -> Result<(), Errno> {
-    let fd = fd.as_fd();
-    while !bytes.is_empty() {
-        match rustix::io::write(fd, bytes) {
-            Ok(0) => return Err(Errno::IO),
-            Ok(n) => bytes = &bytes[n..],
-            Err(Errno::INTR) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-pub fn stderr() -> BorrowedFd<'static> {
-    // SAFETY: fd 2 is never closed. If the kernel started us without it,
-    // `ensure_stdio` opens it first thing, before any other file is opened,
-    // so fd 2 never names some other open file while it is used as stderr.
-    unsafe { rustix::stdio::stderr() }
-}
-
-/// `kiln-boot: MSG` on stderr (the console). Never fails.
-pub fn log(msg: &str) {
-    let _ = write_all(stderr(), format!("kiln-boot: {msg}\n").as_bytes());
-}
-
-/// Makes sure fds 0, 1 and 2 are open: /dev/console (in the initramfs), else
-/// /dev/null, on each closed one (open(2) takes the lowest free number).
-pub fn ensure_stdio() {
-    loop {
-        let fd = ["/dev/console", "/dev/null"]
-            .iter()
-            .find_map(|p| rustix::fs::open(*p, OFlags::RDWR | OFlags::NOCTTY, Mode::empty()).ok());
-        match fd {
-            Some(fd) if fd.as_raw_fd() <= 2 => core::mem::forget(fd), // it is stdio now
-            _ => return,
-        }
-    }
-}
-
-pub fn sleep(d: Duration) {
-    let ts = rustix::time::Timespec { tv_sec: d.as_secs() as i64, tv_nsec: d.subsec_nanos() as i64 };
-    let _ = rustix::thread::nanosleep(&ts);
 }
 
 fn open_read(path: &str) -> Result<OwnedFd, Errno> {
@@ -87,54 +55,6 @@ pub fn pread_full(fd: impl AsFd, mut offset: u64, buf: &mut [u8]) -> Result<usiz
         }
     }
     Ok(done)
-}
-
-/// Whole file as UTF-8 text; text that is not UTF-8 is `Errno::ILSEQ`.
-pub fn read_to_string(path: &str) -> Result<String, Errno> {
-    let fd = open_read(path)?;
-    let mut data = Vec::new();
-    let mut buf = [0u8; 1024];
-    loop {
-        match rustix::io::read(&fd, &mut buf) {
-            Ok(0) => break,
-            Ok(n) => data.extend_from_slice(&buf[..n]),
-            Err(Errno::INTR) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    String::from_utf8(data).map_err(|_| Errno::ILSEQ)
-}
-
-pub fn file_type(path: &str) -> Option<FileType> {
-    rustix::fs::stat(path).ok().map(|st| FileType::from_raw_mode(st.st_mode))
-}
-
-/// `mkdir -p PATH` with mode 0755.
-pub fn mkdir_p(path: &str) -> Result<(), Errno> {
-    let mut end = 0;
-    while end < path.len() {
-        end = path[end + 1..].find('/').map_or(path.len(), |i| end + 1 + i);
-        match rustix::fs::mkdir(&path[..end], Mode::from_raw_mode(0o755)) {
-            Ok(()) | Err(Errno::EXIST) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    match file_type(path) {
-        Some(FileType::Directory) => Ok(()),
-        _ => Err(Errno::NOTDIR),
-    }
-}
-
-/// Unblocks every signal (only the rescue shell's wait blocks them).
-pub fn unblock_signals() {
-    // SAFETY: there is no libc reserving signals, and nothing here relies on
-    // a signal staying blocked.
-    let _ = unsafe { rustix::runtime::kernel_sigprocmask(How::SETMASK, Some(&KernelSigSet::empty())) };
-}
-
-/// A NUL-terminated copy of `s`.
-pub fn cstr(s: &str) -> Result<CString, Errno> {
-    CString::new(s).map_err(|_| Errno::INVAL)
 }
 
 fn copy(from: &str, to: &str) -> Result<u64, Errno> {
@@ -273,8 +193,7 @@ impl Sys for RealSys {
         rescue::shell();
     }
     fn now_ms(&mut self) -> u64 {
-        let ts = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
-        ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+        now().as_millis() as u64
     }
     fn sleep_ms(&mut self, ms: u64) {
         sleep(Duration::from_millis(ms));

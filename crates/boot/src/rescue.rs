@@ -3,16 +3,17 @@
 //! panic handler. PID 1 never returns.
 
 use crate::os::{self, cstr, log, unblock_signals};
+use kiln_guest::power_off;
 use alloc::format;
 use alloc::string::{String, ToString};
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
 use kiln_init::consoles::{parse_proc_consoles, FALLBACK_CONSOLE};
 use kiln_init::stop::Action;
-use rustix::fs::{FileType, Mode, OFlags};
+use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 use rustix::process::{kill_process_group, Pid, Signal, WaitOptions};
-use rustix::runtime::{Fork, How, KernelSigSet};
+use rustix::runtime::Fork;
 use rustix::system::{reboot, RebootCommand};
 
 const SHELL: &str = "/bin/sh";
@@ -20,7 +21,7 @@ const SHELL: &str = "/bin/sh";
 /// Says what failed, offers the rescue shell, powers off.
 pub fn fail(msg: &str) -> ! {
     log(msg);
-    if os::file_type(SHELL) == Some(FileType::RegularFile) {
+    if os::is_file(SHELL) {
         log("rescue shell; exit it to power off");
         shell();
     } else {
@@ -30,15 +31,6 @@ pub fn fail(msg: &str) -> ! {
     power_off()
 }
 
-/// sync + power-off, without allocating (the panic handler may need it).
-fn power_off() -> ! {
-    rustix::fs::sync();
-    let _ = reboot(RebootCommand::PowerOff);
-    loop {
-        os::sleep(Duration::from_secs(3600));
-    }
-}
-
 /// The device behind /dev/console (which cannot be a controlling tty), if
 /// /proc/consoles names one that exists; else /dev/console.
 fn console_tty() -> String {
@@ -46,7 +38,7 @@ fn console_tty() -> String {
         .ok()
         .and_then(|t| parse_proc_consoles(&t).into_iter().find(|c| c.preferred))
         .map(|c| c.path)
-        .filter(|p| os::file_type(p).is_some())
+        .filter(|p| os::exists(p))
         .unwrap_or_else(|| FALLBACK_CONSOLE.to_string())
 }
 
@@ -54,10 +46,9 @@ fn console_tty() -> String {
 /// it runs, `poweroff`, `reboot` and `halt` (BusyBox's signals to PID 1) work.
 pub fn shell() {
     let tty = console_tty();
-    // Signals are taken with sigtimedwait while the shell runs.
-    // SAFETY: there is no libc reserving signals and no handler is installed;
-    // the child unblocks them again before exec.
-    let _ = unsafe { rustix::runtime::kernel_sigprocmask(How::BLOCK, Some(&KernelSigSet::all())) };
+    // Signals are taken with sigtimedwait while the shell runs; the child
+    // unblocks them again before exec.
+    kiln_guest::block_signals();
     match spawn(&tty) {
         Ok(pid) => wait(pid),
         Err(e) => log(&format!("cannot start {SHELL} on {tty}: {}", kiln_boot::sys::errno_text(e))),
@@ -104,12 +95,7 @@ fn wait(pid: Pid) {
                 Err(_) => return, // no children left
             }
         }
-        // SAFETY: every signal is blocked and none has a handler, so taking
-        // one from the queue here breaks no one's expectations.
-        let info = unsafe { rustix::runtime::kernel_sigtimedwait(&KernelSigSet::all(), None) };
-        // SAFETY: every siginfo the kernel fills in starts with si_signo.
-        let signo = info.ok().map(|i| unsafe { i.__bindgen_anon_1.__bindgen_anon_1.si_signo });
-        if let Some(action) = signo.and_then(Action::from_signal) {
+        if let Some(action) = kiln_guest::wait_signal(None).and_then(Action::from_signal) {
             log(action.verb());
             let _ = kill_process_group(Pid::INIT, Signal::KILL); // kill(-1): all but us
             rustix::fs::sync();

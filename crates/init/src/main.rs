@@ -1,15 +1,13 @@
 //! kiln-init: Kiln's PID 1. See README.md for behaviour and options.
 //!
-//! No libc: origin provides the program entry (`_start` → `origin_main`),
-//! rustix the system calls, rustix-dlmalloc the heap.
+//! No libc, like kiln-boot: kiln-guest (feature `rt`) links origin's `_start`,
+//! which calls `origin_main` below, and rustix-dlmalloc's heap; system calls
+//! are rustix's, through kiln-guest's helpers and `os`.
 
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
-#![warn(clippy::undocumented_unsafe_blocks)]
 
 extern crate alloc;
-extern crate origin; // links `_start`; without this line the entry point is 0
 
 mod os;
 mod shutdown;
@@ -27,36 +25,21 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::time::Duration;
 use os::{log, Waited};
-use rustix::fs::Mode;
 use rustix::process::{kill_process_group, Signal};
-use rustix::runtime::{How, KernelSigSet};
 use shutdown::{fatal, shutdown};
 use spawn::{spawn, Stdio};
 use supervisor::Supervisor;
 
-#[global_allocator]
-static HEAP: rustix_dlmalloc::GlobalDlmalloc = rustix_dlmalloc::GlobalDlmalloc;
-
-/// The precompiled `core` refers to the unwinder's personality routine even
-/// under panic=abort; it is never called.
-#[no_mangle]
-extern "C" fn rust_eh_personality() {}
-
 /// Called by origin's `_start`.
 #[no_mangle]
 fn origin_main(_argc: usize, _argv: *mut *mut u8, _envp: *mut *mut u8) -> i32 {
-    if rustix::process::getpid() != rustix::process::Pid::INIT {
-        let _ = os::write_all(os::stderr(), b"kiln-init: must run as pid 1\n");
+    if !kiln_guest::start_pid1(os::LOGGER, "") {
         return 1;
     }
     // Every signal is taken synchronously, with sigtimedwait.
-    // SAFETY: there is no libc reserving signals, and nothing in this process
-    // (neither PID 1 nor origin) relies on a signal being delivered.
-    let _ = unsafe { rustix::runtime::kernel_sigprocmask(How::BLOCK, Some(&KernelSigSet::all())) };
+    kiln_guest::block_signals();
     // Ctrl-Alt-Del sends SIGINT to us instead of rebooting at once.
     let _ = rustix::system::reboot(rustix::system::RebootCommand::CadOff);
-    rustix::process::umask(Mode::from_raw_mode(0o022));
-    let _ = rustix::process::chdir("/");
     boot()
 }
 

@@ -1,60 +1,31 @@
-//! Small OS helpers for the binary, on rustix's raw system calls: logging,
-//! clock, files, stdio, signals, waiting for children, and the real [`Sys`].
+//! The binary's OS layer, on rustix's raw system calls: kiln-guest's helpers
+//! (logging, clock, files, stdio, signals), and kiln-init's own: writing to
+//! consoles and files, waiting for children, and the real [`Sys`].
 
-use alloc::ffi::CString;
 use alloc::format;
 use alloc::string::String;
-use alloc::vec::Vec;
 use core::time::Duration;
+use kiln_guest::{cstr, Logger};
 use kiln_init::sys::{errno_text, Sys};
 use kiln_init::{Action, Exit};
-use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use rustix::fs::{FileType, Mode, OFlags};
+use rustix::fd::OwnedFd;
+use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 use rustix::mount::MountFlags;
 use rustix::process::{Pid, WaitOptions};
-use rustix::runtime::KernelSigSet;
-use rustix::time::Timespec;
 
-/// Writes all of `bytes` to `fd`, retrying short writes and EINTR.
-pub fn write_all(fd: impl AsFd, mut bytes: &[u8]) -> Result<(), Errno> {
-    let fd = fd.as_fd();
-    while !bytes.is_empty() {
-        match rustix::io::write(fd, bytes) {
-            Ok(0) => return Err(Errno::IO),
-            Ok(n) => bytes = &bytes[n..],
-            Err(Errno::INTR) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
+/// The helpers kiln-boot needs too: see the kiln-guest crate.
+pub use kiln_guest::{
+    ensure_stdio, exists, is_block_device, is_dir, is_file, mkdir_p, now, read_to_string, stderr,
+    wait_signal, write_all,
+};
 
-pub fn stderr() -> BorrowedFd<'static> {
-    // SAFETY: PID 1 never closes fd 2. If the kernel started it with fd 2
-    // closed, writes fail with EBADF until `ensure_stdio` opens it; before
-    // that, every file PID 1 opens is closed again before the next log call,
-    // so fd 2 never names some other open file while it is used as stderr.
-    unsafe { rustix::stdio::stderr() }
-}
+/// `kiln-init: MSG` lines on stderr (normally /dev/console).
+pub const LOGGER: Logger = Logger::new("kiln-init");
 
-/// Writes `kiln-init: MSG` to stderr (normally /dev/console). Never fails.
+/// Writes `kiln-init: MSG` to stderr. Never fails.
 pub fn log(msg: &str) {
-    let _ = write_all(stderr(), format!("kiln-init: {msg}\n").as_bytes());
-}
-
-/// Time since boot (CLOCK_BOOTTIME).
-pub fn now() -> Duration {
-    let ts = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-pub fn sleep(d: Duration) {
-    let ts = rustix::time::Timespec {
-        tv_sec: d.as_secs() as i64,
-        tv_nsec: d.subsec_nanos() as i64,
-    };
-    let _ = rustix::thread::nanosleep(&ts);
+    LOGGER.log(msg);
 }
 
 /// Opens `path` for writing without making it our controlling tty.
@@ -89,85 +60,6 @@ pub fn write_consoles(consoles: &[String], text: &str) {
     }
 }
 
-/// Whole file as UTF-8 text; text that is not UTF-8 is `Errno::ILSEQ`.
-pub fn read_to_string(path: &str) -> Result<String, Errno> {
-    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
-    let mut data = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match rustix::io::read(&fd, &mut buf) {
-            Ok(0) => break,
-            Ok(n) => data.extend_from_slice(&buf[..n]),
-            Err(Errno::INTR) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    String::from_utf8(data).map_err(|_| Errno::ILSEQ)
-}
-
-fn file_type(path: &str) -> Option<FileType> {
-    let st = rustix::fs::stat(path).ok()?;
-    Some(FileType::from_raw_mode(st.st_mode))
-}
-
-pub fn exists(path: &str) -> bool {
-    file_type(path).is_some()
-}
-
-pub fn is_dir(path: &str) -> bool {
-    file_type(path) == Some(FileType::Directory)
-}
-
-pub fn is_file(path: &str) -> bool {
-    file_type(path) == Some(FileType::RegularFile)
-}
-
-pub fn is_block_device(path: &str) -> bool {
-    file_type(path) == Some(FileType::BlockDevice)
-}
-
-/// `mkdir -p PATH` with mode 0755.
-pub fn mkdir_p(path: &str) -> Result<(), Errno> {
-    let mut end = 0;
-    while end < path.len() {
-        end = path[end + 1..].find('/').map_or(path.len(), |i| end + 1 + i);
-        let prefix = &path[..end];
-        if prefix.is_empty() || prefix == "/" {
-            continue;
-        }
-        match rustix::fs::mkdir(prefix, Mode::from_raw_mode(0o755)) {
-            Ok(()) | Err(Errno::EXIST) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    if is_dir(path) {
-        Ok(())
-    } else {
-        Err(Errno::NOTDIR)
-    }
-}
-
-/// A NUL-terminated copy of `s`, or an error naming it.
-pub fn cstr(s: &str) -> Result<CString, String> {
-    CString::new(s).map_err(|_| format!("'{}' contains a NUL byte", s.escape_debug()))
-}
-
-/// Makes sure fds 0, 1 and 2 are open (the kernel leaves them closed if the
-/// initramfs had no /dev/console): opens /dev/console, else /dev/null, on
-/// each closed one. open(2) returns the lowest free number, so opening until
-/// the number is above 2 fills exactly the closed ones.
-pub fn ensure_stdio() {
-    loop {
-        let fd = ["/dev/console", "/dev/null"]
-            .iter()
-            .find_map(|p| rustix::fs::open(*p, OFlags::RDWR | OFlags::NOCTTY, Mode::empty()).ok());
-        match fd {
-            Some(fd) if fd.as_raw_fd() <= 2 => core::mem::forget(fd), // it is stdio now
-            _ => return, // dropping a number above 2 closes it again
-        }
-    }
-}
-
 pub struct RealSys;
 
 impl Sys for RealSys {
@@ -179,7 +71,7 @@ impl Sys for RealSys {
         flags: u64,
         data: Option<&str>,
     ) -> Result<(), Errno> {
-        let data = data.map(cstr).transpose().map_err(|_| Errno::INVAL)?;
+        let data = data.map(cstr).transpose()?;
         let flags = MountFlags::from_bits_retain(flags as _);
         rustix::mount::mount(source, target, fstype, flags, data.as_deref())
     }
@@ -261,24 +153,6 @@ pub fn wait_child(pid: Pid, deadline: Option<Duration>) -> Waited {
             return Waited::Shutdown(action);
         }
     }
-}
-
-/// Waits up to `timeout` (forever if `None`) for any signal. PID 1 blocks
-/// all of them (see `main`), so they queue until taken here. Returns the
-/// signal number, or `None` on timeout.
-pub fn wait_signal(timeout: Option<Duration>) -> Option<i32> {
-    let ts = timeout.map(|d| Timespec {
-        tv_sec: d.as_secs().min(3600) as i64,
-        tv_nsec: d.subsec_nanos() as i64,
-    });
-    // SAFETY: there is no libc, and neither PID 1 nor origin (built without
-    // its signal features) installs a signal handler or relies on a signal
-    // being delivered, so taking any signal from the queue here breaks no
-    // one's expectations.
-    let info = unsafe { rustix::runtime::kernel_sigtimedwait(&KernelSigSet::all(), ts.as_ref()) };
-    // SAFETY: every siginfo the kernel fills in starts with si_signo, whichever
-    // member of the union the rest of it is.
-    info.ok().map(|i| unsafe { i.__bindgen_anon_1.__bindgen_anon_1.si_signo })
 }
 
 /// One `waitpid(-1, ...)`; blocks until a child exits if `block`.

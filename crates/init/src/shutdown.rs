@@ -8,6 +8,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
+use kiln_guest::{idle_forever, power_off};
 use kiln_init::cmdline::Cmdline;
 use kiln_init::config::DEFAULT_ENV;
 use kiln_init::consoles::{parse_proc_consoles, FALLBACK_CONSOLE};
@@ -119,13 +120,6 @@ pub fn shutdown(action: Action, consoles: &[String], services: &[Stopping], shel
     idle_forever()
 }
 
-/// PID 1 must never exit.
-pub fn idle_forever() -> ! {
-    loop {
-        os::sleep(Duration::from_secs(3600));
-    }
-}
-
 fn cmdline() -> Option<Cmdline> {
     if let Ok(t) = os::read_to_string("/proc/cmdline") {
         return Some(Cmdline::parse(&t));
@@ -151,14 +145,7 @@ pub fn fatal(msg: &str) -> ! {
         say("kiln-init: rescue shell (exit to power off)\n");
         rescue_shell();
     }
-    power_off_now()
-}
-
-/// sync + power-off, with no allocation (the panic handler may need it).
-fn power_off_now() -> ! {
-    sync();
-    let _ = reboot(RebootCommand::PowerOff);
-    idle_forever()
+    power_off()
 }
 
 fn rescue_shell() {
@@ -194,7 +181,7 @@ static PANICKING: AtomicBool = AtomicBool::new(false);
 fn panic(info: &core::panic::PanicInfo) -> ! {
     if PANICKING.swap(true, Ordering::SeqCst) {
         say("kiln-init: fatal: panic while handling a failure\n");
-        power_off_now()
+        power_off()
     }
     let at = info
         .location()

@@ -2,7 +2,7 @@
 //! chosen stdio. Everything the child needs is prepared before fork; the
 //! child makes only system calls on that data (no allocation), then execs.
 
-use crate::os::{self, cstr};
+use crate::os;
 use alloc::ffi::CString;
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -11,7 +11,7 @@ use rustix::fd::{AsRawFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 use rustix::process::Pid;
-use rustix::runtime::{Fork, How, KernelSigSet};
+use rustix::runtime::Fork;
 
 pub enum Stdio {
     /// Controlling terminal: stdin/stdout/stderr on this tty (job control).
@@ -38,6 +38,11 @@ fn resolve(prog: &str, env: &[(String, String)]) -> String {
         }
     }
     prog.to_string()
+}
+
+/// A NUL-terminated copy of `s`, or an error naming it.
+fn cstr(s: &str) -> Result<CString, String> {
+    kiln_guest::cstr(s).map_err(|_| format!("'{}' contains a NUL byte", s.escape_debug()))
 }
 
 /// A NULL-terminated array of pointers into `strings`.
@@ -118,11 +123,10 @@ unsafe fn child(
     user: Option<(u32, u32)>,
 ) -> Errno {
     // PID 1 blocks every signal and installs no handlers: the child starts
-    // with default dispositions and gets an empty mask back.
-    // SAFETY: there is no libc whose reserved signals this could unblock,
-    // and nothing in this process depends on a signal staying blocked: the
-    // next thing that runs is the exec'd program.
-    let _ = unsafe { rustix::runtime::kernel_sigprocmask(How::SETMASK, Some(&KernelSigSet::empty())) };
+    // with default dispositions and gets an empty mask back (nothing in this
+    // process depends on a signal staying blocked: the next thing that runs is
+    // the exec'd program).
+    kiln_guest::unblock_signals();
     let _ = rustix::process::setsid();
     match tty {
         Some(tty) => {
