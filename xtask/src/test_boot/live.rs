@@ -60,7 +60,7 @@ pub fn names() -> Vec<String> {
     let mut n: Vec<String> = CELLS.iter().flat_map(|c| [format!("live-{c}"), format!("live-oci-{c}")]).collect();
     n.extend(USB_CELLS.iter().map(|c| format!("live-{c}")));
     n.extend(BUILD_CHECKS.map(String::from));
-    n.extend(["live-persist-write", "live-persist-kept", "live-persist-gone", "live-no-medium", "live-corrupt-squashfs"].map(String::from));
+    n.extend(["live-ram", "live-persist-write", "live-persist-kept", "live-persist-gone", "live-no-medium", "live-corrupt-squashfs"].map(String::from));
     n
 }
 
@@ -201,6 +201,18 @@ fn persist_gone_steps() -> Vec<Step> {
     s
 }
 
+/// `rd.live.ram`: the squashfs is copied into RAM and the medium let go; the loop
+/// device then reads the copy.
+fn ram_steps() -> Vec<Step> {
+    let mut s = vec![wait_for("kiln-boot: rd.live.ram: copying")];
+    s.extend(boot());
+    s.push(cmd("echo backing=$(busybox cat /sys/block/loop0/loop/backing_file)", &["backing=/run/initramfs/squashfs.img"]));
+    s.push(cmd("echo medium-mounts=$(busybox grep -c ' /run/initramfs/live ' /proc/mounts)", &["medium-mounts=0"]));
+    s.push(power_off("poweroff"));
+    s.extend(never());
+    s
+}
+
 /// A failure kiln-boot reports (`message`), then its rescue shell, which powers the
 /// machine off when left. The kernel must not panic, and kiln-init never starts.
 fn rescue_steps(message: &str) -> Vec<Step> {
@@ -238,6 +250,14 @@ pub fn cases(ctx: &Ctx, b: &Built, accel: Accel) -> Result<Vec<Case>> {
         out.push(Case { name: name.into(), machine, steps });
     }
     out.push(Case { name: "live-persist-gone".into(), machine: machine(Firmware::SeaBios, Boot::Cdrom(live_iso.clone()), accel), steps: persist_gone_steps() });
+    // rd.live.ram, asked for on the command line: the kernel and the live initramfs
+    // booted directly, the ISO (a copy: this disk is writable) as the medium.
+    let ram_disk = ctx.out.join("test-boot/live-ram.iso");
+    std::fs::copy(&live_iso, &ram_disk).with_context(|| format!("copying {} to {}", live_iso.display(), ram_disk.display()))?;
+    let append = format!("console=ttyS0 root=live:CDLABEL={} rd.live.image rd.live.ram", b.live.spec.iso.label);
+    let mut m = machine(Firmware::SeaBios, Boot::Kernel { kernel: b.live.kernel.clone(), initrd: b.live.initrd.clone(), append }, accel);
+    m.data_disk = Some(ram_disk);
+    out.push(Case { name: "live-ram".into(), machine: m, steps: ram_steps() });
     // No medium at all: the kernel and kiln-boot's initramfs, booted directly.
     let append = "console=ttyS0 root=live:CDLABEL=KILN_NOWHERE rd.live.image rd.timeout=3".to_string();
     let direct = Boot::Kernel { kernel: b.live.kernel.clone(), initrd: b.live.initrd.clone(), append };
@@ -256,7 +276,7 @@ mod tests {
 
     #[test]
     fn expected_text_is_never_the_typed_text_and_every_case_ends_the_machine() {
-        let all = [live_steps(), live_oci_steps(), persist_write_steps(), persist_kept_steps(), persist_gone_steps(), rescue_steps("x")];
+        let all = [live_steps(), live_oci_steps(), persist_write_steps(), persist_kept_steps(), persist_gone_steps(), ram_steps(), rescue_steps("x")];
         for s in &all {
             super::super::cases::assert_expects_no_typed_text("live", s);
             assert!(matches!(s.iter().rev().find(|s| !matches!(s, Step::Never(_))), Some(Step::Exit { .. })));
