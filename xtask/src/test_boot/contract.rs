@@ -16,17 +16,11 @@
 //!
 //! The squashfs must keep the (empty) `/proc`: Debian's `dmsquash-live-root` takes a
 //! squashfs with `/proc` for the root itself, else it looks for `LiveOS/rootfs.img` in
-//! it and stops with "Failed to find a root filesystem". So exclude only what is below
-//! the API mount points. By hand, before the build path exists (ROOT = `dracut_root`):
+//! it and stops with "Failed to find a root filesystem". Kiln's contract mode puts the
+//! image's tree into the squashfs unchanged, so it is there.
 //!
-//! ```sh
-//! mkdir -p stage/LiveOS
-//! mksquashfs ROOT stage/LiveOS/squashfs.img -comp xz -noappend -wildcards -e 'proc/*' 'sys/*' 'dev/*'
-//! xorriso -as mkisofs -V KILN_DRACUT -o t.iso stage
-//! timeout 900 qemu-system-x86_64 -m 1536 -nographic -no-reboot \
-//!   -kernel ROOT/usr/lib/modules/*/vmlinuz -initrd ROOT/usr/lib/modules/*/initramfs.img \
-//!   -append "root=live:CDLABEL=KILN_DRACUT rd.live.image rd.live.overlay.overlayfs=1 console=ttyS0" -cdrom t.iso
-//! ```
+//! The cases (`--slow`, `contract-*`) build the ISO the way users do, `--from-oci
+//! LAYOUT --live` over the default spec, and boot it in the four cells to `login:`.
 
 use super::cases::{machine, Case};
 use super::debian::{self, once, run_logged, MIRROR, SUITE};
@@ -312,34 +306,5 @@ mod tests {
         assert_eq!(kernel_version(t.path()).unwrap(), "6.1.0-50-amd64");
         std::fs::create_dir_all(t.path().join("usr/lib/modules/6.1.0-49-amd64")).unwrap();
         assert!(kernel_version(t.path()).unwrap_err().to_string().contains("expected one kernel"));
-    }
-
-    /// Makes the fixture into the real cache (minutes, network, root):
-    /// `cargo test -p xtask -- --ignored --exact test_boot::contract::tests::make_the_fixture --nocapture`.
-    #[test]
-    #[ignore]
-    fn make_the_fixture() {
-        let ctx = Ctx::new();
-        let started = std::time::Instant::now();
-        let layout = dracut_layout(&ctx).unwrap();
-        eprintln!("fixture ready in {:.0}s: {}", started.elapsed().as_secs_f64(), layout.display());
-    }
-
-    /// The cached layout, read by kiln-oci as the build will, is in contract mode with
-    /// the fixture's menu (after `make_the_fixture`; reads ~600 MB).
-    #[test]
-    #[ignore]
-    fn the_fixture_layout_is_in_contract_mode() {
-        let layout = Ctx::new().cache.join("debian").join(format!("{NAME}-oci/layout"));
-        let spool = tempfile::tempdir().unwrap();
-        let options = kiln_oci::Options { spool_dir: spool.path().to_owned(), ..kiln_oci::Options::default() };
-        let image = kiln_oci::Image::open(&layout, &options).unwrap();
-        let tree = image.unpack(&options).unwrap().to_tree().unwrap().tree;
-        let c = detect(&tree).unwrap().expect("contract mode");
-        assert!(c.kver.ends_with("-amd64") && c.warnings.is_empty(), "{c:?}");
-        assert_eq!(c.iso_yaml_path.as_deref(), Some("/usr/lib/bootc-image-builder/iso.yaml"));
-        let m = c.menu(&MenuDefaults { label: "UNUSED".into(), timeout: 9, name: "unused".into() }).unwrap();
-        assert_eq!((m.label.as_str(), m.entries.len()), (LABEL, 2));
-        assert!(tree.get("proc").is_some_and(|e| e.is_dir()), "dmsquash-live needs /proc in the squashfs");
     }
 }
