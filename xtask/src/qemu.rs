@@ -9,7 +9,8 @@ use kiln_vm::{Boot, Firmware, Machine};
 pub struct Args {
     #[command(flatten)]
     pub image: crate::ImageArg,
-    /// Boot the kernel and initramfs directly (-kernel/-initrd), without the ISO
+    /// Boot the kernel and initramfs directly (-kernel/-initrd), without the ISO (a live
+    /// image's ISO is still attached, as the medium its root is on)
     #[arg(long)]
     pub kernel: bool,
     /// Boot with UEFI firmware (OVMF) instead of SeaBIOS
@@ -22,7 +23,9 @@ pub struct Args {
 
 pub fn run(args: &Args) -> Result<()> {
     let ctx = Ctx::new();
-    let a = artifacts::build(&ctx, &args.image.image, !args.kernel)?;
+    let spec = kiln_image::ImageSpec::load(&ctx.root, &args.image.image)?;
+    let live = spec.rootfs.mode == kiln_image::RootMode::Live;
+    let a = artifacts::build_spec(&ctx, spec, !args.kernel || live)?;
     let boot = if args.kernel {
         let entry = &a.spec.iso.entries[a.spec.iso.default];
         Boot::Kernel { kernel: a.kernel.clone(), initrd: a.initrd.clone(), append: a.spec.cmdline(entry) }
@@ -35,7 +38,10 @@ pub fn run(args: &Args) -> Result<()> {
         }
     };
     let firmware = if args.uefi { Firmware::Ovmf } else { Firmware::SeaBios };
-    let machine = Machine::new(firmware, boot, ctx.accel(&a.kernel, &a.initrd));
+    let mut machine = Machine::new(firmware, boot, ctx.accel(&a.kernel, &a.initrd));
+    if args.kernel && live {
+        machine.data_disk = a.iso.clone();
+    }
     eprintln!("$ {}", machine.command_line());
     eprintln!("(type `poweroff` in the guest, or Ctrl-A X to quit QEMU)");
     let status = duct::cmd("qemu-system-x86_64", machine.args())
