@@ -55,6 +55,11 @@ pub fn build(ctx: &Ctx, image: &str, iso: bool) -> Result<Artifacts> {
 /// outputs (`out/NAME.iso`, `out/NAME/`).
 pub fn build_spec(ctx: &Ctx, spec: ImageSpec, iso: bool) -> Result<Artifacts> {
     let started = Instant::now();
+    // The name is one path component under out/ (`load` also checked that it is the
+    // file's name): checked before anything is written there.
+    if !kiln_image::valid_name(&spec.name) {
+        bail!("invalid image name {:?}: a-z, 0-9, - and _, at most 64", spec.name);
+    }
     crate::doctor::require_host_tools(ctx)?;
     let live_oci = spec.rootfs.oci.clone().filter(|_| spec.rootfs.mode == RootMode::Live);
     let mut progress = Progress { done: 0, total: 6 + usize::from(iso) + usize::from(live_oci.is_some()) };
@@ -116,10 +121,6 @@ pub fn build_spec(ctx: &Ctx, spec: ImageSpec, iso: bool) -> Result<Artifacts> {
     }
 
     progress.step("root file system");
-    // One path component (`load` also checked that it is the file's name).
-    if !kiln_image::valid_name(&spec.name) {
-        bail!("invalid image name {:?}: a-z, 0-9, - and _, at most 64", spec.name);
-    }
     let initrd = ctx.image_dir(&spec.name).join("pxeboot/initrd.img");
     let parts = root::Parts { busybox: &bb.path, init: &init };
     let live = match &boot {
