@@ -184,7 +184,7 @@ fn finish(ctx: &Ctx, spec: ImageSpec, boot: Boot, built: Built, mut steps: Steps
     let iso_path = if steps.iso {
         steps.progress.step("iso");
         let out = ctx.iso_path(&spec.name);
-        let extra: Vec<(&str, &Path)> = built.live.iter().map(|l| (kiln_image::SQUASHFS_PATH, l.squashfs.as_path())).collect();
+        let extra: Vec<(&str, &Path)> = built.live.iter().map(|l| (kiln_iso::SQUASHFS_PATH, l.squashfs.as_path())).collect();
         let files = IsoFiles { kernel: &vmlinuz, initrd: &built.initrd, extra: &extra, menu: &boot.menu, label: &boot.label };
         build_iso(ctx, &spec, &files, &out)?;
         Some(out)

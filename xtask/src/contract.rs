@@ -29,7 +29,7 @@ pub struct Built {
 pub fn build(ctx: &Ctx, spec: &ImageSpec, oci: &Path) -> Result<Option<Built>> {
     let dir = ctx.image_dir(&spec.name).join("contract");
     let answer = dir.join("contract.json");
-    let squashfs = ctx.image_dir(&spec.name).join(kiln_image::SQUASHFS_PATH);
+    let squashfs = ctx.image_dir(&spec.name).join(kiln_iso::SQUASHFS_PATH);
     let (vmlinuz, initrd) = (dir.join("vmlinuz"), dir.join("initramfs.img"));
     let mut key = Key::new("contract-v1");
     crate::oci::add_input(&mut key, oci)?;

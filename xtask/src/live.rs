@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 /// Writes the squashfs root and the live initramfs (`initrd`); returns the squashfs.
 pub fn build(ctx: &Ctx, spec: &ImageSpec, parts: &Parts, boot: &Path, initrd: &Path) -> Result<PathBuf> {
-    let squashfs = ctx.image_dir(&spec.name).join(kiln_image::SQUASHFS_PATH);
+    let squashfs = ctx.image_dir(&spec.name).join(kiln_iso::SQUASHFS_PATH);
     let mut key = root::key(ctx, spec, parts, "squashfs-v1")?;
     key.add(kiln_build::cached_tool_version(kiln_squashfs::TOOL, &[], &ctx.cache.join("build/tool-versions"))?);
     let log_dir = ctx.out.join("logs");

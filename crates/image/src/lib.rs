@@ -10,7 +10,7 @@ mod rootfs;
 mod spec;
 
 pub use oci_rootfs::{check_size, init_config, oci_rootfs, unpacked_size, OciInputs, BUSYBOX_DIR, SERVICE_NAME};
-pub use live::{live_initramfs, SQUASHFS_PATH};
+pub use live::live_initramfs;
 pub use rootfs::{rootfs, RootfsInputs};
 pub use spec::{
     valid_fs_label, valid_name, Budget, BusyboxBase, BusyboxSpec, ImageSpec, InitSpec, IsoLayout, IsoSpec, KernelSpec, MenuEntry, RootMode, RootfsSpec, RunMode,

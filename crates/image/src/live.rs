@@ -1,15 +1,11 @@
 //! Live mode's initramfs: kiln-boot as `/init`, BusyBox (`/bin/sh` and its applet
 //! links) for the rescue shell, the console and null devices and the mount points
 //! kiln-boot uses. The root file system itself goes to `/LiveOS/squashfs.img` on the
-//! medium.
+//! medium (`kiln_iso::SQUASHFS_PATH`).
 
 use crate::Result;
 use kiln_initramfs::{Data, Tree};
 use std::path::Path;
-
-/// Where the root file system lives on the medium (dracut's `rd.live.dir` and
-/// `rd.live.squashimg` defaults, and the container-native ISO contract's path).
-pub const SQUASHFS_PATH: &str = "LiveOS/squashfs.img";
 
 /// The mount points kiln-boot needs before it has mounted anything.
 const DIRS: &[(&str, u32)] = &[("bin", 0o755), ("dev", 0o755), ("proc", 0o555), ("sys", 0o555), ("run", 0o755), ("sysroot", 0o755)];

@@ -21,6 +21,9 @@ use std::path::Path;
 
 pub const KERNEL_PATH: &str = "images/pxeboot/vmlinuz";
 pub const INITRD_PATH: &str = "images/pxeboot/initrd.img";
+/// A live image's root file system (dracut's `rd.live.dir`/`rd.live.squashimg` defaults,
+/// and the container-native ISO contract's path).
+pub const SQUASHFS_PATH: &str = "LiveOS/squashfs.img";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
@@ -118,11 +121,17 @@ fn set_mtimes(path: &Path, epoch: u64) -> Result<()> {
 }
 
 /// xorriso's native commands that put the extra files into the image (`-map SOURCE
-/// /PATH`): big files (a squashfs root) are read once, where they are.
+/// /PATH`): big files (a squashfs root) are read once, where they are. Their owner and
+/// mode are set as `-r` sets the staged files' (root, read-only for all), so neither
+/// the builder's uid nor its umask reaches the image.
 fn xorriso_maps(extra: &[(&str, &Path)]) -> Vec<std::ffi::OsString> {
-    let mut args = Vec::new();
+    let mut args: Vec<std::ffi::OsString> = Vec::new();
     for (dest, src) in extra {
-        args.extend(["-map".into(), src.as_os_str().to_owned(), format!("/{dest}").into()]);
+        let dest = format!("/{dest}");
+        args.extend(["-map".into(), src.as_os_str().to_owned(), dest.clone().into()]);
+        for (cmd, value) in [("-chown", "0"), ("-chgrp", "0"), ("-chmod", "0444")] {
+            args.extend([cmd.into(), value.into(), dest.clone().into(), "--".into()]);
+        }
     }
     args
 }

@@ -1,6 +1,6 @@
 //! Where an ISO's bytes go, read back with xorriso's reports.
 
-use crate::{INITRD_PATH, KERNEL_PATH};
+use crate::{INITRD_PATH, KERNEL_PATH, SQUASHFS_PATH};
 use anyhow::{ensure, Context, Result};
 use std::path::Path;
 
@@ -15,28 +15,32 @@ pub struct SizeReport {
     pub total: u64,
     pub kernel: u64,
     pub initrd: u64,
+    /// A live image's root (`LiveOS/squashfs.img`); 0 for other images.
+    pub squashfs: u64,
     /// The BIOS El Torito boot image (the GRUB core).
     pub bios_core: u64,
     /// The UEFI El Torito boot image (the FAT image with `BOOTX64.EFI`).
     pub efi_image: u64,
     /// Every other file: the GRUB menu, modules, fonts.
     pub grub_files: u64,
-    /// The unused ends of the kernel's and initramfs's last 2 KiB blocks.
+    /// The unused ends of the payload files' last 2 KiB blocks.
     pub padding: u64,
     pub metadata: u64,
 }
 
 impl SizeReport {
-    /// What booting costs over the payload: everything but kernel and initramfs.
+    /// What booting costs over the payload: everything but kernel, initramfs and a
+    /// live root.
     pub fn overhead(&self) -> u64 {
-        self.total.saturating_sub(self.kernel + self.initrd)
+        self.total.saturating_sub(self.kernel + self.initrd + self.squashfs)
     }
 
     /// The parts, named, in the order a table shows them; they add up to `total`.
-    pub fn rows(&self) -> [(&'static str, u64); 7] {
+    pub fn rows(&self) -> [(&'static str, u64); 8] {
         [
             ("kernel", self.kernel),
             ("initramfs", self.initrd),
+            ("squashfs root", self.squashfs),
             ("BIOS core image", self.bios_core),
             ("EFI image", self.efi_image),
             ("GRUB files", self.grub_files),
@@ -109,14 +113,20 @@ fn parse_reports(text: &str, total: u64) -> Result<SizeReport> {
         if platform == "BIOS" { r.bios_core += bytes } else { r.efi_image += bytes }
     }
     for (lba, blocks, size, path) in &files {
-        if path == KERNEL_PATH || path == INITRD_PATH {
-            *(if path == KERNEL_PATH { &mut r.kernel } else { &mut r.initrd }) += size;
+        let payload = match path.as_str() {
+            KERNEL_PATH => Some(&mut r.kernel),
+            INITRD_PATH => Some(&mut r.initrd),
+            SQUASHFS_PATH => Some(&mut r.squashfs),
+            _ => None,
+        };
+        if let Some(field) = payload {
+            *field += size;
             r.padding += (blocks * BLOCK).saturating_sub(*size);
         } else if !images.iter().any(|(_, l, _)| l == lba) {
             r.grub_files += blocks * BLOCK;
         }
     }
-    let counted = r.kernel + r.initrd + r.bios_core + r.efi_image + r.grub_files + r.padding;
+    let counted = r.kernel + r.initrd + r.squashfs + r.bios_core + r.efi_image + r.grub_files + r.padding;
     r.metadata = total.saturating_sub(counted);
     Ok(r)
 }

@@ -35,6 +35,12 @@ fn build_layout(dir: &Path, name: &str, layout: Layout) -> PathBuf {
     let initrd = dir.join("initrd.img");
     std::fs::write(&kernel, noise(300_001, 7)).unwrap();
     std::fs::write(&initrd, noise(120_000, 9)).unwrap();
+    // A mapped file (the live squashfs) whose mode differs between the two builds of
+    // `assert_reproducible`, as under umask 022 and 077.
+    let squashfs = dir.join("squashfs.img");
+    std::fs::write(&squashfs, noise(50_000, 3)).unwrap();
+    let mode = if name == "k.iso" { 0o644 } else { 0o600 };
+    std::fs::set_permissions(&squashfs, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
     let menu = Menu {
         entries: vec![
             Entry { name: "Kiln (serial console)".into(), cmdline: "console=tty0 console=ttyS0".into() },
@@ -50,7 +56,7 @@ fn build_layout(dir: &Path, name: &str, layout: Layout) -> PathBuf {
         menu: &menu,
         grub_template: include_str!("../../../boot/grub.cfg"),
         label: "KILNTEST",
-        extra: &[],
+        extra: &[("LiveOS/squashfs.img", &squashfs)],
         epoch: 1_735_689_600,
         log_dir: &dir.join("logs"),
     };
@@ -81,7 +87,7 @@ fn slim_iso_is_hybrid_bios_and_uefi() {
     let dir = tempfile::tempdir().unwrap();
     let iso = build(dir.path(), "k.iso");
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(leftovers.len(), 4, "only inputs, logs and the ISO remain: {leftovers:?}");
+    assert_eq!(leftovers.len(), 5, "only inputs, logs and the ISO remain: {leftovers:?}");
     let report = xorriso(&iso, &["-report_el_torito", "plain", "-report_system_area", "plain"]);
 
     // Two El Torito images: the BIOS core (a file, patched for GRUB) and the EFI partition.
@@ -123,7 +129,7 @@ fn slim_iso_is_hybrid_bios_and_uefi() {
 
     // The goal: boot machinery under half a MiB over kernel + initramfs.
     let size = size_report(&iso).unwrap();
-    assert_eq!((size.kernel, size.initrd), (300_001, 120_000));
+    assert_eq!((size.kernel, size.initrd, size.squashfs), (300_001, 120_000, 50_000));
     assert!(size.overhead() <= 512 * 1024, "{size}");
     assert!(size.bios_core > 0 && size.efi_image > 0 && size.grub_files > 0, "{size}");
 }
@@ -143,6 +149,7 @@ fn extract_payload(iso: &Path, x: &Path) -> String {
     xorriso(iso, &["-osirrox", "on", "-extract", "/", x.to_str().unwrap()]);
     assert_eq!(std::fs::read(x.join("images/pxeboot/vmlinuz")).unwrap(), noise(300_001, 7));
     assert_eq!(std::fs::read(x.join("images/pxeboot/initrd.img")).unwrap(), noise(120_000, 9));
+    assert_eq!(std::fs::read(x.join("LiveOS/squashfs.img")).unwrap(), noise(50_000, 3));
     std::fs::read_to_string(x.join("boot/grub/grub.cfg")).unwrap()
 }
 
@@ -168,7 +175,7 @@ fn mkrescue_iso_is_hybrid_and_reproducible() {
     assert_eq!((bios[0], efi[0]), ("BIOS", "UEFI"), "{report}");
     assert!(report.contains("grub2-mbr") && report.contains("GPT"), "{report}");
     let leftovers: Vec<_> = std::fs::read_dir(a.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(leftovers.len(), 4, "inputs, logs and the ISO only: {leftovers:?}");
+    assert_eq!(leftovers.len(), 5, "inputs, logs and the ISO only: {leftovers:?}");
     let cfg = extract_payload(&iso, &a.path().join("x"));
     assert!(cfg.contains("menuentry 'Kiln (VGA console)'"), "{cfg}");
 }
