@@ -127,10 +127,14 @@ fn set_mtimes(path: &Path, epoch: u64) -> Result<()> {
 fn xorriso_maps(extra: &[(&str, &Path)]) -> Vec<std::ffi::OsString> {
     let mut args: Vec<std::ffi::OsString> = Vec::new();
     for (dest, src) in extra {
-        let dest = format!("/{dest}");
-        args.extend(["-map".into(), src.as_os_str().to_owned(), dest.clone().into()]);
-        for (cmd, value) in [("-chown", "0"), ("-chgrp", "0"), ("-chmod", "0444")] {
-            args.extend([cmd.into(), value.into(), dest.clone().into(), "--".into()]);
+        args.extend(["-map".into(), src.as_os_str().to_owned(), format!("/{dest}").into()]);
+        // The file, and the directories `-map` made for it (which get the mode of the
+        // file's directory on disk, so the builder's umask).
+        let dirs = dest.match_indices('/').map(|(i, _)| (format!("/{}", &dest[..i]), "0555"));
+        for (path, mode) in std::iter::once((format!("/{dest}"), "0444")).chain(dirs) {
+            for (cmd, value) in [("-chown", "0"), ("-chgrp", "0"), ("-chmod", mode)] {
+                args.extend([cmd.into(), value.into(), path.clone().into(), "--".into()]);
+            }
         }
     }
     args

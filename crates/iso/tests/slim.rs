@@ -37,10 +37,16 @@ fn build_layout(dir: &Path, name: &str, layout: Layout) -> PathBuf {
     std::fs::write(&initrd, noise(120_000, 9)).unwrap();
     // A mapped file (the live squashfs) whose mode differs between the two builds of
     // `assert_reproducible`, as under umask 022 and 077.
-    let squashfs = dir.join("squashfs.img");
+    // Its directory too: xorriso gives the directories it makes for a mapped file the
+    // mode of the file's directory on disk.
+    let (file_mode, dir_mode) = if name == "k.iso" { (0o644, 0o755) } else { (0o600, 0o700) };
+    let live_dir = dir.join("LiveOS");
+    std::fs::create_dir_all(&live_dir).unwrap();
+    let squashfs = live_dir.join("squashfs.img");
     std::fs::write(&squashfs, noise(50_000, 3)).unwrap();
-    let mode = if name == "k.iso" { 0o644 } else { 0o600 };
-    std::fs::set_permissions(&squashfs, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&squashfs, std::fs::Permissions::from_mode(file_mode)).unwrap();
+    std::fs::set_permissions(&live_dir, std::fs::Permissions::from_mode(dir_mode)).unwrap();
     let menu = Menu {
         entries: vec![
             Entry { name: "Kiln (serial console)".into(), cmdline: "console=tty0 console=ttyS0".into() },
