@@ -330,9 +330,8 @@ pub fn build_iso(ctx: &Ctx, spec: &ImageSpec, files: &IsoFiles, out: &Path) -> R
         key.add(*dest).add_file(src)?;
     }
     key.add(format!("{layout:?}")).add(ctx.epoch.to_string()).add(tool_identity());
-    let memo = ctx.cache.join("build/tool-versions");
     for tool in kiln_iso::tools(layout) {
-        key.add(kiln_build::cached_tool_version(tool, &[], &memo)?);
+        key.add(ctx.tool_version(tool)?);
     }
     key.add(kiln_iso::grub_fingerprint());
     if Stamped::new(out, key.finish()).get_or_make(|| kiln_iso::build_iso(layout, &inputs, out))? {

@@ -35,7 +35,7 @@ pub fn build(ctx: &Ctx, spec: &ImageSpec, oci: &Path) -> Result<Option<Built>> {
     crate::oci::add_input(&mut key, oci)?;
     // The spec gives the label and menu where the image's iso.yaml does not.
     key.add(spec.rootfs.platform.to_string()).add(&spec.iso.label).add(format!("{:?}", crate::artifacts::spec_menu(spec)));
-    key.add(kiln_build::cached_tool_version(kiln_squashfs::TOOL, &[], &ctx.cache.join("build/tool-versions"))?);
+    key.add(ctx.tool_version(kiln_squashfs::TOOL)?);
     key.add(ctx.epoch.to_string()).add(tool_identity());
     let cached = Stamped::new(&answer, key.finish()).get_or_make(|| {
         let (_image, conv) = crate::oci::unpack(ctx, spec, oci)?;

@@ -54,6 +54,12 @@ impl Ctx {
         Ok(())
     }
 
+    /// The identity of a host tool's version for cache keys (remembered per binary in
+    /// the cache, so it is asked once).
+    pub fn tool_version(&self, tool: &str) -> anyhow::Result<String> {
+        kiln_build::cached_tool_version(tool, &[], &self.cache.join("build/tool-versions"))
+    }
+
     /// `cargo`, as the running cargo names itself.
     pub fn cargo(&self) -> String {
         std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())

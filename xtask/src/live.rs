@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 pub fn build(ctx: &Ctx, spec: &ImageSpec, parts: &Parts, boot: &Path, initrd: &Path) -> Result<PathBuf> {
     let squashfs = ctx.image_dir(&spec.name).join(kiln_iso::SQUASHFS_PATH);
     let mut key = root::key(ctx, spec, parts, "squashfs-v1")?;
-    key.add(kiln_build::cached_tool_version(kiln_squashfs::TOOL, &[], &ctx.cache.join("build/tool-versions"))?);
+    key.add(ctx.tool_version(kiln_squashfs::TOOL)?);
     let log_dir = ctx.out.join("logs");
     let cached = Stamped::new(&squashfs, key.finish()).get_or_make(|| {
         let tree = root::tree(ctx, spec, parts)?;
