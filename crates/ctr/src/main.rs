@@ -1,0 +1,2 @@
+//! The kiln-ctr guest binary (placeholder until the runtime lands).
+fn main() {}
