@@ -377,6 +377,26 @@ impl Tree {
         Some(removed)
     }
 
+    /// Puts every entry of `other` below the directory `prefix` (made if missing),
+    /// keeping modes, owners and xattrs; hard links are re-aimed at the grafted
+    /// paths, symlinks are kept verbatim (an absolute one resolves inside the
+    /// subtree only once it is someone's root, as a container's rootfs is). On error
+    /// the entries grafted so far stay.
+    pub fn graft(&mut self, prefix: &str, other: Tree) -> Result<&mut Self, Error> {
+        let prefix = normalize(prefix)?;
+        if !matches!(self.get(&prefix), Some(e) if e.is_dir()) {
+            self.dir(&prefix, IMPLICIT_DIR_MODE)?;
+        }
+        for (_, mut entry) in other.entries {
+            entry.path = format!("{prefix}/{}", entry.path);
+            if let Kind::HardLink(target) = &mut entry.kind {
+                *target = format!("{prefix}/{target}");
+            }
+            self.insert(entry)?;
+        }
+        Ok(self)
+    }
+
     /// Iterates over all entries in write order (parents before children).
     pub fn iter(&self) -> impl Iterator<Item = &Entry> + '_ {
         self.entries.values()

@@ -221,3 +221,29 @@ fn data_debug_does_not_dump_contents() {
     );
     assert_eq!(Data::from(&b"ab"[..]), Data::Bytes(b"ab".to_vec()));
 }
+
+#[test]
+fn graft_puts_a_tree_below_a_prefix_with_links_reaimed() {
+    let mut image = Tree::new();
+    image.dir("bin", 0o755).unwrap();
+    image.file("bin/busybox", 0o4755, bytes("bb")).unwrap();
+    image.symlink("bin/sh", "/bin/busybox").unwrap();
+    image
+        .insert(Entry { uid: 1000, gid: 1000, ..Entry::new("bin/cat", 0o755, Kind::HardLink("bin/busybox".into())) })
+        .unwrap();
+    let mut root = Tree::new();
+    root.file("etc/passwd", 0o644, bytes("root")).unwrap();
+    root.graft("/containers/web/rootfs", image).unwrap();
+    let paths: Vec<&str> = root.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["containers", "containers/web", "containers/web/rootfs", "containers/web/rootfs/bin", "containers/web/rootfs/bin/busybox",
+         "containers/web/rootfs/bin/cat", "containers/web/rootfs/bin/sh", "etc", "etc/passwd"]
+    );
+    let cat = root.get("containers/web/rootfs/bin/cat").unwrap();
+    assert_eq!(cat.kind, Kind::HardLink("containers/web/rootfs/bin/busybox".into()));
+    assert_eq!((cat.uid, cat.gid), (1000, 1000));
+    assert_eq!(root.get("containers/web/rootfs/bin/busybox").unwrap().mode, 0o4755);
+    assert_eq!(root.get("containers/web/rootfs/bin/sh").unwrap().kind, Kind::Symlink("/bin/busybox".into()));
+    assert!(root.graft("f/../..", Tree::new()).is_err());
+}
