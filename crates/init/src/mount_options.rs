@@ -46,6 +46,9 @@ const FLAG_WORDS: &[(&str, u64, bool)] = &[
     ("lazytime", MS_LAZYTIME, true),
     ("nolazytime", MS_LAZYTIME, false),
     ("silent", MS_SILENT, true),
+    // `remount,ro` on `/`: a read-only system root (kiln-init skips the
+    // file-system checks and the mkdir for a remount).
+    ("remount", MS_REMOUNT, true),
     ("loud", MS_SILENT, false),
     // fstab's "use the defaults" (rw, suid, dev, exec, async): nothing to set.
     ("defaults", 0, false),

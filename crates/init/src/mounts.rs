@@ -5,7 +5,7 @@ use crate::prelude::*;
 
 use crate::config::ExtraMount;
 pub use crate::mount_options::{MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RELATIME};
-use crate::mount_options::parse_mount_options;
+use crate::mount_options::{parse_mount_options, MS_REMOUNT};
 use crate::sys::{errno_text, Sys};
 use rustix::io::Errno;
 
@@ -123,6 +123,14 @@ pub fn mount_all(sys: &mut impl Sys, extra: &[ExtraMount]) -> Result<Vec<String>
     let mut filesystems: Option<Vec<String>> = None;
     for (i, e) in MOUNT_TABLE.iter().copied().chain(extras).enumerate() {
         let from_table = i < MOUNT_TABLE.len();
+        if e.flags & MS_REMOUNT != 0 {
+            // Changes the flags of what is mounted there (`remount,ro` on `/`): no
+            // file system type to check, nothing new to list for unmounting.
+            if let Err(err) = sys.mount(e.source, e.target, e.fstype, e.flags, e.data) {
+                sys.log(&format!("remount {} failed: {}", e.target, errno_text(err)));
+            }
+            continue;
+        }
         if filesystems.is_none() {
             filesystems = sys
                 .read_file("/proc/filesystems")

@@ -180,6 +180,26 @@ fn extra_mounts_after_table_in_order() {
 }
 
 #[test]
+fn remount_changes_flags_without_mkdir_or_fs_checks() {
+    let extra = [
+        ExtraMount { source: "state".into(), target: "/var".into(), fstype: "tmpfs".into(), options: Some("mode=0755".into()) },
+        ExtraMount { source: "none".into(), target: "/".into(), fstype: "none".into(), options: Some("remount,ro".into()) },
+        ExtraMount { source: "none".into(), target: "/boot".into(), fstype: "none".into(), options: Some("remount,ro".into()) },
+    ];
+    let mut f = Fake::with_fs(ALL);
+    f.fail.insert("/boot", Errno::INVAL);
+    let mounted = mount_all(&mut f, &extra).unwrap();
+    // The remounts are not new mounts: shutdown has nothing more to unmount.
+    assert_eq!(&mounted[MOUNT_TABLE.len()..], ["/var"]);
+    // MS_RDONLY | MS_REMOUNT, after the tmpfs it keeps writable.
+    let var = f.calls.iter().position(|c| c == "mount /var tmpfs state 0x0 mode=0755").unwrap();
+    let root = f.calls.iter().position(|c| c == "mount / none none 0x21 -").unwrap();
+    assert!(var < root, "{:?}", f.calls);
+    assert!(!f.calls.contains(&"mkdir /".to_string()), "{:?}", f.calls);
+    assert_eq!(f.logs, ["remount /boot failed: invalid argument"]);
+}
+
+#[test]
 fn parse_helpers() {
     assert_eq!(
         parse_filesystems("nodev\tsysfs\n\text4\n"),
