@@ -354,7 +354,7 @@ pub fn tool_identity() -> String {
 
 /// Writes `data` to `dest` (atomically) unless it already holds exactly that, so that a
 /// no-op build leaves `out/` untouched.
-fn write_if_changed(dest: &Path, data: &[u8]) -> Result<()> {
+pub fn write_if_changed(dest: &Path, data: &[u8]) -> Result<()> {
     if std::fs::read(dest).is_ok_and(|old| old == data) {
         return Ok(());
     }

@@ -3,6 +3,7 @@
 
 mod artifacts;
 mod bench;
+mod containers;
 mod contract;
 mod ctx;
 mod deps;

@@ -485,7 +485,12 @@ pub fn write_dir(dir: &Path, files: &Files) -> std::io::Result<()> {
 
 /// Writes files as a tar archive (`oci-archive`, `docker save`).
 pub fn write_tar(path: &Path, files: &Files) -> std::io::Result<()> {
-    let mut b = tar::Builder::new(std::fs::File::create(path)?);
+    std::fs::write(path, tar_bytes(files)?)
+}
+
+/// Files as the bytes of a tar archive: the same files give the same bytes.
+pub fn tar_bytes(files: &Files) -> std::io::Result<Vec<u8>> {
+    let mut b = tar::Builder::new(Vec::new());
     for (name, data) in files {
         let mut h = tar::Header::new_ustar();
         h.set_size(data.len() as u64);
@@ -496,5 +501,5 @@ pub fn write_tar(path: &Path, files: &Files) -> std::io::Result<()> {
         h.set_entry_type(tar::EntryType::Regular);
         b.append_data(&mut h, name, &data[..])?;
     }
-    b.into_inner()?.flush()
+    b.into_inner()
 }
