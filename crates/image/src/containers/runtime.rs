@@ -126,7 +126,7 @@ pub fn process_user(c: &ContainerSpec, image: &ContainerImage) -> Result<(u32, u
 /// file system `rootfs` read-only; the image's program, environment, working
 /// directory and user with the spec's overrides; Docker's capabilities, mounts, masked
 /// and read-only paths, device rules and seccomp profile; `no_new_privileges`;
-/// `RLIMIT_NOFILE` 1024 as `runc spec`; new pid, ipc, uts, mount and cgroup
+/// `RLIMIT_NOFILE` 1024 as `runc spec`; Docker's network sysctls; new pid, ipc, uts, mount and cgroup
 /// namespaces and the network namespace kiln-ctr makes ([`netns_path`]; a fresh one
 /// with only loopback when `network = false`); the cgroup [`cgroup_path`] with the
 /// memory (no swap), pids and CPU limits.
@@ -146,6 +146,12 @@ pub fn config_json(c: &ContainerSpec, image: &ContainerImage) -> Result<Vec<u8>>
 /// sets, so they are sorted here; everything else is in the struct's order.
 pub fn spec_json(spec: &Spec) -> std::result::Result<Vec<u8>, String> {
     let mut v = serde_json::to_value(spec).map_err(|e| e.to_string())?;
+    // Hash maps too: whatever serde_json's map keeps, the keys are written sorted.
+    if let Some(sysctl) = v.pointer_mut("/linux/sysctl").and_then(Value::as_object_mut) {
+        let mut entries: Vec<(String, Value)> = std::mem::take(sysctl).into_iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        sysctl.extend(entries);
+    }
     if let Some(caps) = v.pointer_mut("/process/capabilities").and_then(Value::as_object_mut) {
         for set in caps.values_mut() {
             if let Some(list) = set.as_array_mut() {
@@ -166,6 +172,8 @@ fn spec_value(c: &ContainerSpec, image: &ContainerImage) -> Result<Value> {
         return Err(err(c, format!("the image's WorkingDir {cwd:?} is not absolute; set `workdir`")));
     }
     let (uid, gid) = process_user(c, image)?;
+    let mut gids = vec![gid];
+    gids.extend(supplementary_groups(uid, image).into_iter().filter(|g| *g != gid));
     // Docker gives a non-root user only the bounding set: execve drops the others.
     let capabilities = if uid == 0 {
         json!({ "bounding": DEFAULT_CAPABILITIES, "effective": DEFAULT_CAPABILITIES, "permitted": DEFAULT_CAPABILITIES })
@@ -205,7 +213,7 @@ fn spec_value(c: &ContainerSpec, image: &ContainerImage) -> Result<Value> {
         "ociVersion": "1.0.2",
         "process": {
             "terminal": false,
-            "user": { "uid": uid, "gid": gid },
+            "user": { "uid": uid, "gid": gid, "additionalGids": gids },
             "args": args,
             "env": env,
             "cwd": cwd,
@@ -221,10 +229,37 @@ fn spec_value(c: &ContainerSpec, image: &ContainerImage) -> Result<Value> {
             "cgroupsPath": cgroup_path(&c.name),
             "namespaces": namespaces,
             "seccomp": seccomp,
+            // Docker's for a container with its own network namespace: ping without
+            // CAP_NET_RAW, and any port without CAP_NET_BIND_SERVICE.
+            "sysctl": { "net.ipv4.ping_group_range": "0 2147483647", "net.ipv4.ip_unprivileged_port_start": "0" },
             "maskedPaths": MASKED_PATHS,
             "readonlyPaths": READONLY_PATHS
         }
     }))
+}
+
+/// The groups of `/etc/group` that list the user (named by its passwd entry) as a
+/// member, as runc's `GetExecUser` finds them; Docker passes them with the primary
+/// group as `additionalGids`.
+fn supplementary_groups(uid: u32, image: &ContainerImage) -> Vec<u32> {
+    let Some(name) = image.passwd.unwrap_or_default().lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() > 3 && !l.starts_with('#') && f[2].parse() == Ok(uid)).then(|| f[0].to_string())
+    }) else {
+        return Vec::new();
+    };
+    let mut gids: Vec<u32> = Vec::new();
+    for l in image.group.unwrap_or_default().lines().filter(|l| !l.starts_with('#')) {
+        let f: Vec<&str> = l.split(':').collect();
+        if f.len() > 3 && f[3].split(',').any(|m| m.trim() == name) {
+            if let Ok(g) = f[2].parse::<u32>() {
+                if !gids.contains(&g) {
+                    gids.push(g);
+                }
+            }
+        }
+    }
+    gids
 }
 
 /// Docker's and `runc spec`'s mounts, in their order.

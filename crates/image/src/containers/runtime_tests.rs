@@ -17,7 +17,7 @@ fn image() -> ImageConfig {
 }
 
 const PASSWD: &str = "root:x:0:0::/root:/bin/sh\nnginx:x:101:102::/:/bin/false\n";
-const GROUP: &str = "root:x:0:\nnginx:x:102:\nstaff:x:50:\n";
+const GROUP: &str = "root:x:0:\nnginx:x:102:\nstaff:x:50:nginx,other\nwww:x:33:nginx\n";
 
 fn img(config: &ImageConfig) -> ContainerImage<'_> {
     ContainerImage { config, passwd: Some(PASSWD), group: Some(GROUP) }
@@ -143,6 +143,9 @@ fn config_reads_back_as_an_oci_spec_with_dockers_defaults() {
     let order: Vec<_> = mounts.iter().map(|m| m.destination().to_string_lossy().into_owned()).collect();
     assert_eq!(&order[order.len() - 3..], ["/www", "/data", "/etc/web"], "volumes after the defaults, as listed");
 
+    let sysctl = linux.sysctl().as_ref().unwrap();
+    assert_eq!(sysctl.get("net.ipv4.ip_unprivileged_port_start").map(String::as_str), Some("0"));
+    assert_eq!(sysctl.get("net.ipv4.ping_group_range").map(String::as_str), Some("0 2147483647"));
     let sc = linux.seccomp().as_ref().expect("Docker's seccomp profile");
     let v = serde_json::to_value(sc).unwrap();
     assert_eq!(v["defaultAction"], "SCMP_ACT_ERRNO");
@@ -166,7 +169,9 @@ fn limits_and_network_are_optional() {
 #[test]
 fn non_root_users_get_only_the_bounding_set() {
     let v = json_of(&spec("user = \"1000:1000\""), &image());
-    assert_eq!(v["process"]["user"], json!({ "uid": 1000, "gid": 1000 }));
+    assert_eq!(v["process"]["user"], json!({ "uid": 1000, "gid": 1000, "additionalGids": [1000] }));
+    let nginx = json_of(&spec("user = \"101\""), &image());
+    assert_eq!(nginx["process"]["user"], json!({ "uid": 101, "gid": 102, "additionalGids": [102, 50, 33] }), "member of staff and www");
     let caps = &v["process"]["capabilities"];
     assert_eq!(caps["bounding"].as_array().unwrap().len(), 14);
     assert!(caps["effective"].is_null() && caps["permitted"].is_null());
@@ -187,4 +192,11 @@ fn same_input_same_bytes() {
     sorted.sort();
     assert_eq!(bounding, sorted);
     assert!(first.ends_with(b"}\n"));
+}
+
+#[test]
+#[ignore = "prints a config.json to look at: cargo test -p kiln-image print_config -- --ignored --nocapture"]
+fn print_config() {
+    let c = spec("memory = \"16m\"\ncpus = 0.5\npids = 64\nports = [\"8080:80\"]\nvolumes = [{ type = \"tmpfs\", target = \"/www\", size = \"1m\" }]");
+    print!("{}", String::from_utf8(config_json(&c, &img(&image())).unwrap()).unwrap());
 }
