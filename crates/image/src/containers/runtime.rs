@@ -33,8 +33,9 @@ pub const DEFAULT_CAPABILITIES: [&str; 14] = [
     "CAP_AUDIT_WRITE",
 ];
 
-/// Paths of `/proc` and `/sys` hidden from the container (moby `oci/defaults.go` plus
-/// `/sys/devices/virtual/powercap`, masked by Docker since 20.10.x).
+/// Paths of `/proc` and `/sys` hidden from the container: moby's `oci/defaults.go`
+/// list plus `/sys/devices/virtual/powercap`, as `docker inspect` shows a container's
+/// `HostConfig.MaskedPaths` (the newest engines also mask `/proc/interrupts`).
 pub const MASKED_PATHS: [&str; 11] = [
     "/proc/asound",
     "/proc/acpi",
