@@ -1,6 +1,7 @@
 //! What an image is: `images/NAME.toml` (kernel fragments and command line, BusyBox,
 //! init configuration, ISO settings), and the root file system built from it.
 
+pub mod containers;
 pub mod contract;
 pub mod iso_yaml;
 mod live;
@@ -27,6 +28,8 @@ pub enum Error {
     InvalidName { name: String, available: String },
     #[error("contract mode: {message}")]
     Contract { message: String },
+    #[error("container {name:?}: {message}")]
+    Container { name: String, message: String },
     #[error("container image: {message}")]
     Oci { message: String },
     #[error(transparent)]

@@ -20,6 +20,10 @@ pub struct ImageSpec {
     pub iso: IsoSpec,
     #[serde(default)]
     pub rootfs: RootfsSpec,
+    /// `[[containers]]`: the containers the image runs, in start order (see
+    /// [`crate::containers`]).
+    #[serde(default)]
+    pub containers: Vec<crate::containers::ContainerSpec>,
     /// The file this spec was read from.
     #[serde(skip)]
     pub path: PathBuf,
@@ -143,7 +147,7 @@ fn default_platform() -> kiln_oci::Platform {
     kiln_oci::Platform::default()
 }
 
-fn de_platform<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<kiln_oci::Platform, D::Error> {
+pub(crate) fn de_platform<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<kiln_oci::Platform, D::Error> {
     let s = String::deserialize(d)?;
     s.parse().map_err(|e| serde::de::Error::custom(format!("platform {s:?}: {e}")))
 }
@@ -286,6 +290,19 @@ impl ImageSpec {
             }
             spec.rootfs.oci = Some(full);
         }
+        let dir = spec.path.parent().unwrap_or(root).to_owned();
+        for c in &mut spec.containers {
+            if let crate::containers::ImageRef::Path(p) = &c.image {
+                let full = dir.join(p);
+                if !full.exists() {
+                    return Err(Error::Spec {
+                        path: rel,
+                        message: format!("containers.image of {:?}: no file or directory {}", c.name, full.display()),
+                    });
+                }
+                c.image = crate::containers::ImageRef::Path(full);
+            }
+        }
         Ok(spec)
     }
 
@@ -316,6 +333,7 @@ impl ImageSpec {
                 return Err(err(format!("rootfs.persist: {label:?} must be 1-16 characters of A-Z, a-z, 0-9, _ and - (an ext4 label)")));
             }
         }
+        crate::containers::check(&spec.containers, text).map_err(err)?;
         // Every value was checked while it was read; this also proves that the
         // init.conf written from it reads back the same.
         spec.init.check().map_err(|e| err(format!("init: {e}")))?;

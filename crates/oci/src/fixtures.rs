@@ -288,7 +288,8 @@ impl FixtureImage {
                 "WorkingDir": "/root",
                 "User": "0:0",
                 "Entrypoint": ["/bin/sh", "-c"],
-                "Cmd": ["cat /etc/kiln-marker"]
+                "Cmd": ["cat /etc/kiln-marker"],
+                "StopSignal": "SIGQUIT"
             }),
         }
     }

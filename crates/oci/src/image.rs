@@ -95,6 +95,8 @@ pub struct ImageConfig {
     pub entrypoint: Vec<String>,
     /// `Cmd`.
     pub cmd: Vec<String>,
+    /// `StopSignal` (`SIGQUIT`, `QUIT` or a number, as the image says it).
+    pub stop_signal: Option<String>,
 }
 
 impl ImageConfig {
@@ -119,6 +121,7 @@ impl ImageConfig {
             user: cfg.user().clone().filter(|u| !u.is_empty()),
             entrypoint: cfg.entrypoint().clone().unwrap_or_default(),
             cmd: cfg.cmd().clone().unwrap_or_default(),
+            stop_signal: cfg.stop_signal().clone().filter(|s| !s.is_empty()),
         }
     }
 }

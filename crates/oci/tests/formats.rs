@@ -85,6 +85,7 @@ fn check_config(image: &Image) {
         (c.working_dir.as_deref(), c.user.as_deref()),
         (Some("/root"), Some("0:0"))
     );
+    assert_eq!(c.stop_signal.as_deref(), Some("SIGQUIT"));
     assert_eq!(c.platform, Platform::default());
     assert_eq!(image.layers().len(), 2);
 }
