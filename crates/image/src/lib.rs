@@ -15,7 +15,7 @@ pub use live::live_initramfs;
 pub use rootfs::{rootfs, RootfsInputs};
 pub use spec::{
     valid_fs_label, valid_name, Budget, BusyboxBase, BusyboxSpec, ImageSpec, InitSpec, IsoLayout, IsoSpec, KernelSpec, MenuEntry, RootMode, RootfsSpec, RunMode,
-    DEFAULT_MAX_INITRAMFS_BYTES, LIVE_FRAGMENT, PERSIST_FRAGMENT,
+    CTR_BINARY, CTR_SERVICE, CTR_STOP_MARGIN_SECS, DEFAULT_MAX_INITRAMFS_BYTES, LIVE_FRAGMENT, PERSIST_FRAGMENT,
 };
 
 #[derive(Debug, thiserror::Error)]

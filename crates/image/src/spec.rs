@@ -397,10 +397,31 @@ impl ImageSpec {
     }
 
     /// The init configuration, as kiln-init reads it from `/etc/kiln/init.conf`.
+    /// With `[[containers]]`, kiln-init also supervises `kiln-ctr daemon` (service
+    /// [`CTR_SERVICE`]), giving it time to stop every container in turn at shutdown.
     pub fn init_config(&self) -> Config {
-        self.init.clone()
+        let mut config = self.init.clone();
+        if !self.containers.is_empty() {
+            let stops: u32 = self.containers.iter().map(|c| c.stop_timeout).sum();
+            config.services.push(kiln_init::config::Service {
+                name: CTR_SERVICE.into(),
+                restart: kiln_init::policy::Restart::Always,
+                argv: vec![CTR_BINARY.into(), "daemon".into()],
+                stop_timeout_secs: stops + CTR_STOP_MARGIN_SECS,
+                user: None,
+            });
+        }
+        config
     }
 }
+
+/// The kiln-init service that runs kiln-ctr (its log: `/var/log/kiln-ctr.log`).
+pub const CTR_SERVICE: &str = "kiln-ctr";
+/// Where kiln-ctr is in the guest.
+pub const CTR_BINARY: &str = "/usr/bin/kiln-ctr";
+/// kiln-init waits this long beyond the containers' stop timeouts before it kills
+/// kiln-ctr at shutdown.
+pub const CTR_STOP_MARGIN_SECS: u32 = 10;
 
 /// Whether `label` can be an ext4 file system label that kiln-boot and dracut find:
 /// 1-16 bytes of letters, digits, `_` and `-`.

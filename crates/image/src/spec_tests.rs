@@ -266,3 +266,15 @@ fn persistence_needs_live_mode_and_a_usable_label() {
     let e = ImageSpec::parse("images/t.toml", &format!("{MINIMAL}[rootfs]\nmode = \"squash\"\n")).unwrap_err().to_string();
     assert!(e.contains("mode") && e.contains("live"), "{e}");
 }
+
+#[test]
+fn containers_add_the_kiln_ctr_service_with_time_to_stop_them_all() {
+    let plain = ImageSpec::parse("images/t.toml", MINIMAL).unwrap();
+    assert!(!plain.init_config().render().contains("kiln-ctr"));
+    let text = format!("{MINIMAL}\n[[containers]]\nname = \"a\"\nimage = \"kiln:busybox\"\nstop_timeout = 5\n[[containers]]\nname = \"b\"\nimage = \"kiln:busybox\"\n");
+    let s = ImageSpec::parse("images/t.toml", &text).unwrap();
+    let rendered = s.init_config().render();
+    // 5 s + the default 10 s + the margin.
+    let want = format!("service kiln-ctr always stop_timeout={} /usr/bin/kiln-ctr daemon\n", 15 + CTR_STOP_MARGIN_SECS);
+    assert!(rendered.contains(&want), "{rendered}");
+}
