@@ -193,7 +193,7 @@ fn set_env(env: &mut Vec<(String, String)>, k: &str, v: &str) {
 
 /// A small text file of the tree (`etc/passwd`, symlinks followed inside the tree),
 /// if it is one.
-pub(crate) fn read_text(tree: &Tree, path: &str) -> Option<String> {
+pub fn read_text(tree: &Tree, path: &str) -> Option<String> {
     let Kind::File(data) = &resolve(tree, path)?.kind else { return None };
     let bytes = match data {
         Data::Bytes(b) => b.clone(),

@@ -7,12 +7,15 @@
 //! - `runtime.rs`: the runtime config, Docker's defaults plus the container's settings.
 //! - `seccomp.rs` + `moby-seccomp-default.json`: Docker's default seccomp profile.
 //! - `cni.rs`: the conflist and the manifest.
+//! - `bundle.rs`: a container's bundle and the shared files in the root tree.
 
+mod bundle;
 mod cni;
 mod runtime;
 mod seccomp;
 mod spec;
 
+pub use bundle::{add_bundle, add_shared};
 pub use cni::{conflist, conflist_json, conflist_path, manifest, manifest_container, manifest_json, stop_signal, BRIDGE, CONFLIST_FILE, GATEWAY, NETWORK_NAME, SUBNET};
 pub use runtime::{
     config_json, process_args, process_env, process_user, runtime_spec, spec_json, ContainerImage, CPU_PERIOD, DEFAULT_CAPABILITIES, DEFAULT_PATH, MASKED_PATHS,
