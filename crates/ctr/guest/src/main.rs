@@ -1,0 +1,3 @@
+fn main() {
+    let _ = libcontainer::container::builder::ContainerBuilder::new("x".into(), libcontainer::syscall::syscall::SyscallType::default());
+}
