@@ -13,6 +13,15 @@ use std::path::Path;
 
 pub const SOCKET: &str = "/run/kiln-ctr/ctl.sock";
 
+/// What a shim tells the daemon, one JSON line each on its stdout: `running` once the
+/// container started, then `exited` when it is gone and cleaned up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "lowercase")]
+pub enum ShimEvent {
+    Running { pid: i32, ips: Vec<String>, started: f64 },
+    Exited { exit: crate::state::Exit },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Request {
@@ -101,6 +110,14 @@ mod tests {
         let e = parse_request("{\"op\":\"explode\",\"name\":\"db\"}").unwrap_err().0;
         assert!(e.starts_with("bad request") && e.contains("explode"), "{e}");
         assert!(parse_request("{\"op\":\"stop\"}").is_err());
+    }
+
+    #[test]
+    fn shim_events() {
+        let e = ShimEvent::Running { pid: 42, ips: vec!["10.88.0.2/16".into()], started: 1.5 };
+        assert_eq!(encode(&e), "{\"event\":\"running\",\"pid\":42,\"ips\":[\"10.88.0.2/16\"],\"started\":1.5}\n");
+        let x = ShimEvent::Exited { exit: crate::state::Exit { code: Some(0), finished: 2.0, ..Default::default() } };
+        assert_eq!(serde_json::from_str::<ShimEvent>(&encode(&x)).unwrap(), x);
     }
 
     #[test]

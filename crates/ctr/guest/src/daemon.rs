@@ -1,0 +1,108 @@
+//! `kiln-ctr daemon`: starts the manifest's containers in order, supervises them
+//! (one thread and one shim each), serves the control socket, and on SIGTERM stops
+//! them in reverse order, one console line each, then exits 0.
+
+use crate::console::say;
+use crate::supervise::{Slot, SHUTDOWN};
+use kiln_ctr::error::Context;
+use kiln_ctr::manifest::{self, Manifest};
+use kiln_ctr::proto::{self, Request, Response};
+use kiln_ctr::Result;
+use nix::sys::signal::{SigSet, Signal};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub fn run() -> Result<u8> {
+    let m = Arc::new(Manifest::load(Path::new(manifest::MANIFEST_PATH))?);
+    for dir in [manifest::STATE_DIR, manifest::LOG_DIR, "/var/lib/cni"] {
+        std::fs::create_dir_all(dir).context(|| format!("creating {dir}"))?;
+    }
+    // Taken by sigwait below; blocked before any thread starts, so all inherit it
+    // (std resets the mask of the processes it spawns).
+    let mut sigs = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        sigs.add(s);
+    }
+    sigs.thread_block().context(|| "blocking signals".into())?;
+
+    let slots: Arc<Vec<Arc<Slot>>> = Arc::new(m.containers.iter().cloned().map(Slot::new).collect());
+    for s in slots.iter() {
+        s.save();
+    }
+    let sock = Path::new(proto::SOCKET);
+    let _ = std::fs::remove_file(sock);
+    let listener = UnixListener::bind(sock).context(|| format!("listening on {}", sock.display()))?;
+    let _ = std::fs::set_permissions(sock, std::fs::Permissions::from_mode(0o600));
+    {
+        let (m, slots) = (m.clone(), slots.clone());
+        std::thread::spawn(move || serve(listener, &m, &slots));
+    }
+    for s in slots.iter() {
+        let s2 = s.clone();
+        std::thread::spawn(move || s2.supervise());
+        s.wait_settled(Duration::from_secs(30));
+    }
+    eprintln!("kiln-ctr: {} containers started", slots.len());
+
+    loop {
+        match sigs.wait() {
+            Ok(Signal::SIGHUP) => continue,
+            Ok(_) => break,
+            Err(e) => eprintln!("kiln-ctr: sigwait: {e}"),
+        }
+    }
+    SHUTDOWN.store(true, Ordering::SeqCst);
+    for s in slots.iter() {
+        s.wake();
+    }
+    for s in slots.iter().rev() {
+        if s.is_running() {
+            match s.stop() {
+                Ok((exit, took)) => say(&s.stopped_line(&exit, took)),
+                Err(e) => say(&format!("kiln-ctr: {e}")),
+            }
+        } else {
+            say(&format!("kiln-ctr: {} was not running ({})", s.c.name, s.word()));
+        }
+    }
+    let _ = std::fs::remove_file(sock);
+    Ok(0)
+}
+
+fn serve(listener: UnixListener, m: &Arc<Manifest>, slots: &Arc<Vec<Arc<Slot>>>) {
+    for conn in listener.incoming() {
+        let Ok(conn) = conn else { continue };
+        let (m, slots) = (m.clone(), slots.clone());
+        std::thread::spawn(move || {
+            let r = proto::serve_one(conn, |req| handle(&m, &slots, req));
+            if let Err(e) = r {
+                eprintln!("kiln-ctr: {e}");
+            }
+        });
+    }
+}
+
+fn handle(m: &Manifest, slots: &[Arc<Slot>], req: Request) -> Response {
+    let Some(slot) = slots.iter().find(|s| s.c.name == req.name()) else {
+        return Response::err(m.no_such(req.name()));
+    };
+    let stop = |slot: &Slot| {
+        slot.stop().map(|(exit, took)| format!("stopped {} ({}, {} after {:.1} s)", slot.c.name, slot.c.stop_signal, exit.describe(), took.as_secs_f64()))
+    };
+    let result = match req {
+        Request::Start { .. } => slot.start(),
+        Request::Stop { .. } => stop(slot),
+        Request::Restart { .. } => {
+            let stopped = if slot.is_running() { stop(slot).map(|s| format!("{s}; ")) } else { Ok(String::new()) };
+            stopped.and_then(|s| slot.start().map(|started| s + &started))
+        }
+    };
+    match result {
+        Ok(msg) => Response::ok(msg),
+        Err(e) => Response::err(e.0),
+    }
+}

@@ -1,0 +1,235 @@
+//! One supervisor thread per container: runs its shim, records its state, restarts
+//! it by policy; and the operations the control socket and shutdown call.
+
+use crate::console::say;
+use kiln_ctr::manifest::{self, Container};
+use kiln_ctr::policy::{should_restart, Backoff};
+use kiln_ctr::proto::ShimEvent;
+use kiln_ctr::state::{now, Exit, State, Status};
+use kiln_ctr::{report, Error, Result};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Set at shutdown: nothing starts any more.
+pub static SHUTDOWN: AtomicBool = AtomicBool::new(false);
+
+pub struct Slot {
+    pub c: Container,
+    inner: Mutex<Inner>,
+    cv: Condvar,
+}
+
+struct Inner {
+    state: State,
+    /// The operator (or the policy) wants it running.
+    want_run: bool,
+    /// The shim of the current run.
+    shim: Option<u32>,
+    backoff: Backoff,
+}
+
+impl Slot {
+    pub fn new(c: Container) -> Arc<Slot> {
+        let state = State::new(&c.name);
+        Arc::new(Slot { c, inner: Mutex::new(Inner { state, want_run: true, shim: None, backoff: Backoff::default() }), cv: Condvar::new() })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn save(&self) {
+        let g = self.lock();
+        save(&g.state);
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.lock().shim.is_some()
+    }
+
+    pub fn word(&self) -> String {
+        self.lock().state.word()
+    }
+
+    /// The supervisor loop; returns at shutdown.
+    pub fn supervise(self: Arc<Slot>) {
+        loop {
+            let mut g = self.lock();
+            while !g.want_run && !SHUTDOWN.load(Ordering::SeqCst) {
+                g = self.cv.wait(g).unwrap_or_else(|e| e.into_inner());
+            }
+            if SHUTDOWN.load(Ordering::SeqCst) {
+                return;
+            }
+            g.state.status = Status::Created;
+            g.state.pid = None;
+            g.state.ips.clear();
+            save(&g.state);
+            let child = Command::new("/proc/self/exe").arg("shim").arg(&self.c.name).stdin(Stdio::null()).stdout(Stdio::piped()).spawn();
+            let mut child = match child {
+                Ok(ch) => ch,
+                Err(e) => {
+                    drop(g);
+                    self.ended(Exit { error: Some(format!("cannot run the shim: {e}")), finished: now(), ..Exit::default() });
+                    continue;
+                }
+            };
+            g.shim = Some(child.id());
+            drop(g);
+
+            let mut exit = None;
+            if let Some(out) = child.stdout.take() {
+                for line in BufReader::new(out).lines().map_while(|l| l.ok()) {
+                    match serde_json::from_str::<ShimEvent>(&line) {
+                        Ok(ShimEvent::Running { pid, ips, started }) => {
+                            let mut g = self.lock();
+                            g.state.status = Status::Running;
+                            g.state.pid = Some(pid);
+                            g.state.ips = ips;
+                            g.state.started = Some(started);
+                            save(&g.state);
+                            self.cv.notify_all();
+                        }
+                        Ok(ShimEvent::Exited { exit: e }) => exit = Some(e),
+                        Err(_) => eprintln!("kiln-ctr: {}: shim: {line}", self.c.name),
+                    }
+                }
+            }
+            let status = child.wait();
+            let exit = exit.unwrap_or_else(|| Exit {
+                error: Some(format!("the shim died ({})", status.map_or_else(|e| e.to_string(), |s| s.to_string()))),
+                finished: now(),
+                ..Exit::default()
+            });
+            self.ended(exit);
+        }
+    }
+
+    /// A run is over: record it, say so if the OOM killer did it, then stop or
+    /// restart by policy (waiting out the back-off).
+    fn ended(&self, exit: Exit) {
+        let mut g = self.lock();
+        g.shim = None;
+        g.state.pid = None;
+        if exit.oom_killed {
+            say(&report::oom_line(&self.c.name, self.c.memory_limit));
+        } else if let Some(e) = &exit.error {
+            say(&format!("kiln-ctr: {} failed: {e}", self.c.name));
+        }
+        let ran_for = exit.ran_for();
+        let restart = g.want_run && !SHUTDOWN.load(Ordering::SeqCst) && should_restart(self.c.restart, &exit);
+        g.state.last_exit = Some(exit);
+        if !g.want_run || SHUTDOWN.load(Ordering::SeqCst) {
+            g.state.status = Status::Stopped;
+        } else if restart {
+            g.state.status = Status::Restarting;
+            g.state.restarts += 1;
+            let delay = g.backoff.delay(ran_for);
+            save(&g.state);
+            self.cv.notify_all();
+            let until = Instant::now() + delay;
+            while g.want_run && !SHUTDOWN.load(Ordering::SeqCst) && Instant::now() < until {
+                let left = until.saturating_duration_since(Instant::now());
+                g = self.cv.wait_timeout(g, left).unwrap_or_else(|e| e.into_inner()).0;
+            }
+            if !g.want_run || SHUTDOWN.load(Ordering::SeqCst) {
+                g.state.status = Status::Stopped;
+            }
+        } else {
+            g.state.status = Status::Exited;
+            g.want_run = false;
+        }
+        save(&g.state);
+        self.cv.notify_all();
+    }
+
+    /// Stops the container and waits for its shim to clean up; returns how it
+    /// ended and how long the stop took. Not running is an error naming the state.
+    pub fn stop(&self) -> Result<(Exit, Duration)> {
+        let mut g = self.lock();
+        if g.shim.is_none() {
+            if g.want_run && g.state.status == Status::Restarting {
+                g.want_run = false;
+                self.cv.notify_all();
+                let exit = g.state.last_exit.clone().unwrap_or_default();
+                return Ok((exit, Duration::ZERO));
+            }
+            return Err(Error(format!("{} is not running ({})", self.c.name, g.state.word())));
+        }
+        g.want_run = false;
+        let t0 = Instant::now();
+        if let Some(pid) = g.shim {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
+        }
+        // The shim waits the stop timeout, then kills; give it a margin for cleanup.
+        let limit = Duration::from_secs(u64::from(self.c.stop_timeout) + 30);
+        while g.shim.is_some() && t0.elapsed() < limit {
+            g = self.cv.wait_timeout(g, Duration::from_millis(200)).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        if g.shim.is_some() {
+            return Err(Error(format!("{}'s shim did not finish within {} s", self.c.name, limit.as_secs())));
+        }
+        Ok((g.state.last_exit.clone().unwrap_or_default(), t0.elapsed()))
+    }
+
+    /// Starts a container that is not running, and waits (up to 10 s) to see it run.
+    pub fn start(&self) -> Result<String> {
+        let mut g = self.lock();
+        if g.shim.is_some() || (g.want_run && g.state.status == Status::Restarting) {
+            return Err(Error(format!("{} is already {}", self.c.name, g.state.word())));
+        }
+        if SHUTDOWN.load(Ordering::SeqCst) {
+            return Err(Error("shutting down".into()));
+        }
+        g.want_run = true;
+        g.backoff.reset();
+        g.state.status = Status::Created;
+        self.cv.notify_all();
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(10) {
+            g = self.cv.wait_timeout(g, Duration::from_millis(200)).unwrap_or_else(|e| e.into_inner()).0;
+            match g.state.status {
+                Status::Running => return Ok(format!("started {} (pid {})", self.c.name, g.state.pid.unwrap_or(0))),
+                Status::Exited | Status::Restarting | Status::Stopped if g.shim.is_none() => {
+                    let how = g.state.last_exit.as_ref().map_or_else(String::new, |e| format!(": {}", e.describe()));
+                    return Err(Error(format!("{} did not stay up ({}{how})", self.c.name, g.state.word())));
+                }
+                _ => {}
+            }
+        }
+        Ok(format!("starting {} ({})", self.c.name, g.state.word()))
+    }
+
+    /// Wakes the supervisor (at shutdown).
+    pub fn wake(&self) {
+        let _g = self.lock();
+        self.cv.notify_all();
+    }
+
+    /// Waits until the first run is up, or over, or `limit` passed (start order).
+    pub fn wait_settled(&self, limit: Duration) {
+        let t0 = Instant::now();
+        let mut g = self.lock();
+        while g.want_run && g.state.status == Status::Created && t0.elapsed() < limit {
+            g = self.cv.wait_timeout(g, Duration::from_millis(100)).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
+    /// The console line of a stop at shutdown.
+    pub fn stopped_line(&self, exit: &Exit, took: Duration) -> String {
+        let last = report::last_line(&crate::shim::log_path(&self.c.name));
+        report::stopped_line(&self.c.name, &self.c.stop_signal, exit, took, last.as_deref())
+    }
+}
+
+fn save(state: &State) {
+    if let Err(e) = state.write(Path::new(manifest::STATE_DIR)) {
+        eprintln!("kiln-ctr: {e}");
+    }
+}
