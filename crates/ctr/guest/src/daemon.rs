@@ -62,7 +62,8 @@ pub fn run() -> Result<u8> {
     for s in slots.iter().rev() {
         if s.is_running() {
             match s.stop() {
-                Ok((exit, took)) => say(&s.stopped_line(&exit, took)),
+                Ok((exit, Some(took))) => say(&s.stopped_line(&exit, took)),
+                Ok((exit, None)) => say(&format!("kiln-ctr: {}", s.stop_message(&exit, None))),
                 Err(e) => say(&format!("kiln-ctr: {e}")),
             }
         } else {
@@ -90,14 +91,16 @@ fn handle(m: &Manifest, slots: &[Arc<Slot>], req: Request) -> Response {
     let Some(slot) = slots.iter().find(|s| s.c.name == req.name()) else {
         return Response::err(m.no_such(req.name()));
     };
-    let stop = |slot: &Slot| {
-        slot.stop().map(|(exit, took)| format!("stopped {} ({}, {} after {:.1} s)", slot.c.name, slot.c.stop_signal, exit.describe(), took.as_secs_f64()))
-    };
+    let stop = |slot: &Slot| slot.stop().map(|(exit, took)| slot.stop_message(&exit, took));
     let result = match req {
         Request::Start { .. } => slot.start(),
         Request::Stop { .. } => stop(slot),
         Request::Restart { .. } => {
-            let stopped = if slot.is_running() { stop(slot).map(|s| format!("{s}; ")) } else { Ok(String::new()) };
+            let stopped = match stop(slot) {
+                Ok(s) => Ok(format!("{s}; ")),
+                Err(_) if !slot.is_running() => Ok(String::new()),
+                Err(e) => Err(e),
+            };
             stopped.and_then(|s| slot.start().map(|started| s + &started))
         }
     };

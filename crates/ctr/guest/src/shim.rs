@@ -50,6 +50,10 @@ pub fn run(name: &str) -> Result<u8> {
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
         unsafe { sigaction(sig, &act) }.context(|| "installing signal handlers".into())?;
     }
+    // The daemon blocks the signals it takes with sigwait, and the mask survives
+    // exec: unblock them (after the handlers are in place, so a pending SIGTERM is a
+    // stop request), or the container would inherit a blocked SIGTERM.
+    SigSet::all().thread_unblock().context(|| "unblocking signals".into())?;
     let m = Manifest::load(Path::new(manifest::MANIFEST_PATH))?;
     let c = m.get(name)?.clone();
     let mut exit = Exit { finished: 0.0, ..Exit::default() };

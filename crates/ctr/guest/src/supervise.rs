@@ -117,6 +117,7 @@ impl Slot {
         let mut g = self.lock();
         g.shim = None;
         g.state.pid = None;
+        g.state.ips.clear();
         if exit.oom_killed {
             say(&report::oom_line(&self.c.name, self.c.memory_limit));
         } else if let Some(e) = &exit.error {
@@ -150,15 +151,16 @@ impl Slot {
     }
 
     /// Stops the container and waits for its shim to clean up; returns how it
-    /// ended and how long the stop took. Not running is an error naming the state.
-    pub fn stop(&self) -> Result<(Exit, Duration)> {
+    /// ended and how long the stop took (none if it was only waiting to restart).
+    /// Not running is an error naming the state.
+    pub fn stop(&self) -> Result<(Exit, Option<Duration>)> {
         let mut g = self.lock();
         if g.shim.is_none() {
             if g.want_run && g.state.status == Status::Restarting {
                 g.want_run = false;
                 self.cv.notify_all();
                 let exit = g.state.last_exit.clone().unwrap_or_default();
-                return Ok((exit, Duration::ZERO));
+                return Ok((exit, None));
             }
             return Err(Error(format!("{} is not running ({})", self.c.name, g.state.word())));
         }
@@ -175,7 +177,7 @@ impl Slot {
         if g.shim.is_some() {
             return Err(Error(format!("{}'s shim did not finish within {} s", self.c.name, limit.as_secs())));
         }
-        Ok((g.state.last_exit.clone().unwrap_or_default(), t0.elapsed()))
+        Ok((g.state.last_exit.clone().unwrap_or_default(), Some(t0.elapsed())))
     }
 
     /// Starts a container that is not running, and waits (up to 10 s) to see it run.
@@ -218,6 +220,14 @@ impl Slot {
         let mut g = self.lock();
         while g.want_run && g.state.status == Status::Created && t0.elapsed() < limit {
             g = self.cv.wait_timeout(g, Duration::from_millis(100)).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
+    /// The answer to a `stop`: `stopped web (SIGTERM, exited 0 after 1.0 s)`.
+    pub fn stop_message(&self, exit: &Exit, took: Option<Duration>) -> String {
+        match took {
+            Some(t) => format!("stopped {} ({}, {} after {:.1} s)", self.c.name, self.c.stop_signal, exit.describe(), t.as_secs_f64()),
+            None => format!("stopped {} (it was waiting to restart after it {})", self.c.name, exit.describe()),
         }
     }
 
