@@ -26,7 +26,7 @@ pub fn oom_line(name: &str, memory_limit: Option<u64>) -> String {
 /// 16777216 → `16 MiB`; sizes that are not whole KiB/MiB/GiB stay in bytes.
 pub fn bytes(n: u64) -> String {
     for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] {
-        if n >= 1 << shift && n % (1 << shift) == 0 {
+        if n >= 1 << shift && n.is_multiple_of(1 << shift) {
             return format!("{} {unit}", n >> shift);
         }
     }

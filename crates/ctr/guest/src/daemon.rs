@@ -56,6 +56,7 @@ pub fn run() -> Result<u8> {
         }
     }
     SHUTDOWN.store(true, Ordering::SeqCst);
+    let shutdown_at = kiln_ctr::state::now();
     for s in slots.iter() {
         s.wake();
     }
@@ -67,7 +68,15 @@ pub fn run() -> Result<u8> {
                 Err(e) => say(&format!("kiln-ctr: {e}")),
             }
         } else {
-            say(&format!("kiln-ctr: {} was not running ({})", s.c.name, s.word()));
+            match s.last_exit() {
+                // kiln-init sends SIGTERM to every process at shutdown: a container
+                // may have ended on it just before this loop reached it.
+                Some(exit) if exit.finished >= shutdown_at - 5.0 => {
+                    let took = Duration::from_secs_f64((exit.finished - shutdown_at).max(0.0));
+                    say(&s.stopped_line(&exit, took));
+                }
+                _ => say(&format!("kiln-ctr: {} was not running ({})", s.c.name, s.word())),
+            }
         }
     }
     let _ = std::fs::remove_file(sock);

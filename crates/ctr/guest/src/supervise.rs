@@ -53,6 +53,10 @@ impl Slot {
         self.lock().shim.is_some()
     }
 
+    pub fn last_exit(&self) -> Option<Exit> {
+        self.lock().state.last_exit.clone()
+    }
+
     pub fn word(&self) -> String {
         self.lock().state.word()
     }
