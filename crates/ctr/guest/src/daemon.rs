@@ -55,12 +55,13 @@ pub fn run() -> Result<u8> {
             Err(e) => eprintln!("kiln-ctr: sigwait: {e}"),
         }
     }
-    SHUTDOWN.store(true, Ordering::SeqCst);
     let shutdown_at = kiln_ctr::state::now();
+    let wanted: Vec<bool> = slots.iter().map(|s| s.wanted()).collect();
+    SHUTDOWN.store(true, Ordering::SeqCst);
     for s in slots.iter() {
         s.wake();
     }
-    for s in slots.iter().rev() {
+    for (s, wanted) in slots.iter().zip(wanted).rev() {
         if s.is_running() {
             match s.stop() {
                 Ok((exit, Some(took))) => say(&s.stopped_line(&exit, took)),
@@ -71,7 +72,7 @@ pub fn run() -> Result<u8> {
             match s.last_exit() {
                 // kiln-init sends SIGTERM to every process at shutdown: a container
                 // may have ended on it just before this loop reached it.
-                Some(exit) if exit.finished >= shutdown_at - 5.0 => {
+                Some(exit) if wanted && exit.finished >= shutdown_at - 2.0 => {
                     let took = Duration::from_secs_f64((exit.finished - shutdown_at).max(0.0));
                     say(&s.stopped_line(&exit, took));
                 }

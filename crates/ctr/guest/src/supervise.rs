@@ -53,6 +53,11 @@ impl Slot {
         self.lock().shim.is_some()
     }
 
+    /// Whether it is meant to be up (not stopped by the operator, not ended for good).
+    pub fn wanted(&self) -> bool {
+        self.lock().want_run
+    }
+
     pub fn last_exit(&self) -> Option<Exit> {
         self.lock().state.last_exit.clone()
     }
