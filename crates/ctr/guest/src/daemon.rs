@@ -29,6 +29,18 @@ pub fn run() -> Result<u8> {
     }
     sigs.thread_block().context(|| "blocking signals".into())?;
 
+    // Shims of an earlier daemon (it crashed and kiln-init restarted it) still own
+    // their containers' netns and CNI attachments: stop them before starting anew.
+    for c in &m.containers {
+        if let Some(pid) = crate::shim::running_shim(&c.name) {
+            eprintln!("kiln-ctr: stopping {}'s shim {pid}, left by an earlier daemon", c.name);
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM);
+            let t0 = std::time::Instant::now();
+            while crate::shim::running_shim(&c.name).is_some() && t0.elapsed() < Duration::from_secs(u64::from(c.stop_timeout) + 10) {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
     let slots: Arc<Vec<Arc<Slot>>> = Arc::new(m.containers.iter().cloned().map(Slot::new).collect());
     for s in slots.iter() {
         s.save();

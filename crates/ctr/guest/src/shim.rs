@@ -33,9 +33,24 @@ extern "C" fn on_stop(_: std::ffi::c_int) {
     STOP.store(true, Ordering::SeqCst);
 }
 
+extern "C" fn on_pipe(_: std::ffi::c_int) {}
+
 /// libcontainer's state directory (`ROOT/NAME/state.json` and its fifos).
 pub fn runtime_root() -> PathBuf {
     Path::new(manifest::STATE_DIR).join("runtime")
+}
+
+/// `STATE_DIR/NAME/shim.pid`, while a shim runs.
+pub fn shim_pid_path(name: &str) -> PathBuf {
+    Path::new(manifest::STATE_DIR).join(name).join("shim.pid")
+}
+
+/// The pid of a shim of `name` that is still running (from an earlier daemon).
+pub fn running_shim(name: &str) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(shim_pid_path(name)).ok()?.trim().parse().ok()?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let want = format!("shim\0{name}\0");
+    cmdline.windows(want.len()).any(|w| w == want.as_bytes()).then_some(pid)
 }
 
 pub fn log_path(name: &str) -> PathBuf {
@@ -50,12 +65,23 @@ pub fn run(name: &str) -> Result<u8> {
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
         unsafe { sigaction(sig, &act) }.context(|| "installing signal handlers".into())?;
     }
+    // Rust starts with SIGPIPE ignored, and an ignored signal stays ignored across
+    // libcontainer's clone and exec: the container would never die of a broken pipe.
+    // A handler that does nothing keeps the shim alive (a write fails with EPIPE)
+    // and is reset to the default by exec.
+    let noop = SigAction::new(SigHandler::Handler(on_pipe), SaFlags::SA_RESTART, SigSet::empty());
+    // SAFETY: the handler does nothing.
+    unsafe { sigaction(Signal::SIGPIPE, &noop) }.context(|| "installing signal handlers".into())?;
     // The daemon blocks the signals it takes with sigwait, and the mask survives
     // exec: unblock them (after the handlers are in place, so a pending SIGTERM is a
     // stop request), or the container would inherit a blocked SIGTERM.
     SigSet::all().thread_unblock().context(|| "unblocking signals".into())?;
     let m = Manifest::load(Path::new(manifest::MANIFEST_PATH))?;
     let c = m.get(name)?.clone();
+    // So that a restarted daemon can find and stop a shim it did not start.
+    let pid_file = shim_pid_path(name);
+    let _ = std::fs::create_dir_all(Path::new(manifest::STATE_DIR).join(name));
+    let _ = std::fs::write(&pid_file, format!("{}\n", std::process::id()));
     let mut exit = Exit { finished: 0.0, ..Exit::default() };
     let mut shim = Shim { m: &m, c: &c, netns: PathBuf::from(manifest::netns_path(name)), cni: Vec::new() };
     match shim.run_container(&mut exit) {
@@ -69,6 +95,7 @@ pub fn run(name: &str) -> Result<u8> {
     exit.finished = now();
     let _ = write_json(&Path::new(manifest::STATE_DIR).join(name).join("exit.json"), &exit);
     emit(&ShimEvent::Exited { exit });
+    let _ = std::fs::remove_file(pid_file);
     Ok(0)
 }
 
