@@ -17,5 +17,6 @@ pub mod proto;
 pub mod report;
 pub mod signals;
 pub mod state;
+pub mod supervisor;
 
 pub use error::{Error, Result};

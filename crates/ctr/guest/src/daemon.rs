@@ -3,16 +3,16 @@
 //! them in reverse order, one console line each, then exits 0.
 
 use crate::console::say;
-use crate::supervise::{Slot, SHUTDOWN};
 use kiln_ctr::error::Context;
 use kiln_ctr::manifest::{self, Manifest};
 use kiln_ctr::proto::{self, Request, Response};
+use kiln_ctr::supervisor::Slot;
 use kiln_ctr::Result;
 use nix::sys::signal::{SigSet, Signal};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::path::Path;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,7 +41,9 @@ pub fn run() -> Result<u8> {
             }
         }
     }
-    let slots: Arc<Vec<Arc<Slot>>> = Arc::new(m.containers.iter().cloned().map(Slot::new).collect());
+    let host: Arc<dyn kiln_ctr::supervisor::Host> = Arc::new(crate::host::System);
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let slots: Arc<Vec<Arc<Slot>>> = Arc::new(m.containers.iter().cloned().map(|c| Slot::new(c, host.clone(), shutdown.clone())).collect());
     for s in slots.iter() {
         s.save();
     }
@@ -69,7 +71,7 @@ pub fn run() -> Result<u8> {
     }
     let shutdown_at = kiln_ctr::state::now();
     let wanted: Vec<bool> = slots.iter().map(|s| s.wanted()).collect();
-    SHUTDOWN.store(true, Ordering::SeqCst);
+    shutdown.store(true, Ordering::SeqCst);
     for s in slots.iter() {
         s.wake();
     }

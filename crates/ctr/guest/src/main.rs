@@ -6,9 +6,9 @@ mod cli;
 mod console;
 mod daemon;
 mod exec;
+mod host;
 mod netns;
 mod shim;
-mod supervise;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

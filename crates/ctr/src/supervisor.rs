@@ -1,26 +1,38 @@
-//! One supervisor thread per container: runs its shim, records its state, restarts
-//! it by policy; and the operations the control socket and shutdown call.
+//! The supervisor of one container (the daemon runs one thread each): runs its
+//! shim, records its state, restarts it by policy; and the operations the control
+//! socket and shutdown call. The processes and the console are behind [`Host`], so
+//! the tests drive it with fake shims (`supervisor_tests.rs`).
 
-use crate::console::say;
-use kiln_ctr::manifest::{self, Container};
-use kiln_ctr::policy::{should_restart, Backoff};
-use kiln_ctr::proto::ShimEvent;
-use kiln_ctr::state::{now, Exit, State, Status};
-use kiln_ctr::{report, Error, Result};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use crate::manifest::Container;
+use crate::policy::{should_restart, Backoff};
+use crate::proto::ShimEvent;
+use crate::state::{now, Exit, State, Status};
+use crate::{report, Error, Result};
 use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// Set at shutdown: nothing starts any more.
-pub static SHUTDOWN: AtomicBool = AtomicBool::new(false);
+/// What the supervisor needs from the system.
+pub trait Host: Send + Sync {
+    /// Starts the shim of `name` with its stdout piped (the [`ShimEvent`] lines).
+    fn spawn_shim(&self, name: &str) -> std::io::Result<Child>;
+    /// Asks a shim to stop its container (SIGTERM).
+    fn stop_shim(&self, pid: u32);
+    /// A line for the operator (`kiln-ctr: ...`).
+    fn say(&self, line: &str);
+    /// Records a container's state (`STATE_DIR/NAME/state.json`).
+    fn save(&self, state: &State);
+    /// The container's log file, for its last line.
+    fn log_path(&self, name: &str) -> std::path::PathBuf;
+}
 
 pub struct Slot {
     pub c: Container,
+    host: Arc<dyn Host>,
+    /// Set at shutdown (shared by all slots): nothing starts any more.
+    shutdown: Arc<AtomicBool>,
     inner: Mutex<Inner>,
     cv: Condvar,
 }
@@ -35,9 +47,19 @@ struct Inner {
 }
 
 impl Slot {
-    pub fn new(c: Container) -> Arc<Slot> {
+    pub fn new(c: Container, host: Arc<dyn Host>, shutdown: Arc<AtomicBool>) -> Arc<Slot> {
         let state = State::new(&c.name);
-        Arc::new(Slot { c, inner: Mutex::new(Inner { state, want_run: true, shim: None, backoff: Backoff::default() }), cv: Condvar::new() })
+        let inner = Mutex::new(Inner { state, want_run: true, shim: None, backoff: Backoff::default() });
+        Arc::new(Slot { c, host, shutdown, inner, cv: Condvar::new() })
+    }
+
+    fn down(&self) -> bool {
+        self.shutdown.load(Ordering::SeqCst)
+    }
+
+    /// A copy of the current state.
+    pub fn state(&self) -> State {
+        self.lock().state.clone()
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -46,7 +68,7 @@ impl Slot {
 
     pub fn save(&self) {
         let g = self.lock();
-        save(&g.state);
+        self.host.save(&g.state);
     }
 
     pub fn is_running(&self) -> bool {
@@ -70,17 +92,17 @@ impl Slot {
     pub fn supervise(self: Arc<Slot>) {
         loop {
             let mut g = self.lock();
-            while !g.want_run && !SHUTDOWN.load(Ordering::SeqCst) {
+            while !g.want_run && !self.down() {
                 g = self.cv.wait(g).unwrap_or_else(|e| e.into_inner());
             }
-            if SHUTDOWN.load(Ordering::SeqCst) {
+            if self.down() {
                 return;
             }
             g.state.status = Status::Created;
             g.state.pid = None;
             g.state.ips.clear();
-            save(&g.state);
-            let child = Command::new("/proc/self/exe").arg("shim").arg(&self.c.name).stdin(Stdio::null()).stdout(Stdio::piped()).spawn();
+            self.host.save(&g.state);
+            let child = self.host.spawn_shim(&self.c.name);
             let mut child = match child {
                 Ok(ch) => ch,
                 Err(e) => {
@@ -102,11 +124,11 @@ impl Slot {
                             g.state.pid = Some(pid);
                             g.state.ips = ips;
                             g.state.started = Some(started);
-                            save(&g.state);
+                            self.host.save(&g.state);
                             self.cv.notify_all();
                         }
                         Ok(ShimEvent::Exited { exit: e }) => exit = Some(e),
-                        Err(_) => eprintln!("kiln-ctr: {}: shim: {line}", self.c.name),
+                        Err(_) => self.host.say(&format!("kiln-ctr: {}: shim: {line}", self.c.name)),
                     }
                 }
             }
@@ -128,34 +150,34 @@ impl Slot {
         g.state.pid = None;
         g.state.ips.clear();
         if exit.oom_killed {
-            say(&report::oom_line(&self.c.name, self.c.memory_limit));
+            self.host.say(&report::oom_line(&self.c.name, self.c.memory_limit));
         } else if let Some(e) = &exit.error {
-            say(&format!("kiln-ctr: {} failed: {e}", self.c.name));
+            self.host.say(&format!("kiln-ctr: {} failed: {e}", self.c.name));
         }
         let ran_for = exit.ran_for();
-        let restart = g.want_run && !SHUTDOWN.load(Ordering::SeqCst) && should_restart(self.c.restart, &exit);
+        let restart = g.want_run && !self.down() && should_restart(self.c.restart, &exit);
         g.state.last_exit = Some(exit);
-        if !g.want_run || SHUTDOWN.load(Ordering::SeqCst) {
+        if !g.want_run || self.down() {
             g.state.status = Status::Stopped;
         } else if restart {
             g.state.status = Status::Restarting;
             g.state.restarts += 1;
             let delay = g.backoff.delay(ran_for);
-            save(&g.state);
+            self.host.save(&g.state);
             self.cv.notify_all();
             let until = Instant::now() + delay;
-            while g.want_run && !SHUTDOWN.load(Ordering::SeqCst) && Instant::now() < until {
+            while g.want_run && !self.down() && Instant::now() < until {
                 let left = until.saturating_duration_since(Instant::now());
                 g = self.cv.wait_timeout(g, left).unwrap_or_else(|e| e.into_inner()).0;
             }
-            if !g.want_run || SHUTDOWN.load(Ordering::SeqCst) {
+            if !g.want_run || self.down() {
                 g.state.status = Status::Stopped;
             }
         } else {
             g.state.status = Status::Exited;
             g.want_run = false;
         }
-        save(&g.state);
+        self.host.save(&g.state);
         self.cv.notify_all();
     }
 
@@ -176,7 +198,7 @@ impl Slot {
         g.want_run = false;
         let t0 = Instant::now();
         if let Some(pid) = g.shim {
-            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
+            self.host.stop_shim(pid);
         }
         // The shim waits the stop timeout, then kills; give it a margin for cleanup.
         let limit = Duration::from_secs(u64::from(self.c.stop_timeout) + 30);
@@ -195,7 +217,7 @@ impl Slot {
         if g.shim.is_some() || (g.want_run && g.state.status == Status::Restarting) {
             return Err(Error(format!("{} is already {}", self.c.name, g.state.word())));
         }
-        if SHUTDOWN.load(Ordering::SeqCst) {
+        if self.down() {
             return Err(Error("shutting down".into()));
         }
         g.want_run = true;
@@ -208,8 +230,8 @@ impl Slot {
             match g.state.status {
                 Status::Running => return Ok(format!("started {} (pid {})", self.c.name, g.state.pid.unwrap_or(0))),
                 Status::Exited | Status::Restarting | Status::Stopped if g.shim.is_none() => {
-                    let how = g.state.last_exit.as_ref().map_or_else(String::new, |e| format!(": {}", e.describe()));
-                    return Err(Error(format!("{} did not stay up ({}{how})", self.c.name, g.state.word())));
+                    let how = g.state.last_exit.as_ref().map_or_else(|| g.state.word(), Exit::describe);
+                    return Err(Error(format!("{} did not stay up: {how}", self.c.name)));
                 }
                 _ => {}
             }
@@ -242,13 +264,11 @@ impl Slot {
 
     /// The console line of a stop at shutdown.
     pub fn stopped_line(&self, exit: &Exit, took: Duration) -> String {
-        let last = report::last_line(&crate::shim::log_path(&self.c.name));
+        let last = report::last_line(&self.host.log_path(&self.c.name));
         report::stopped_line(&self.c.name, &self.c.stop_signal, exit, took, last.as_deref())
     }
 }
 
-fn save(state: &State) {
-    if let Err(e) = state.write(Path::new(manifest::STATE_DIR)) {
-        eprintln!("kiln-ctr: {e}");
-    }
-}
+#[cfg(test)]
+#[path = "supervisor_tests.rs"]
+mod tests;
