@@ -43,7 +43,7 @@ pub fn run() -> Result<u8> {
     }
     let host: Arc<dyn kiln_ctr::supervisor::Host> = Arc::new(crate::host::System);
     let shutdown = Arc::new(AtomicBool::new(false));
-    let slots: Arc<Vec<Arc<Slot>>> = Arc::new(m.containers.iter().cloned().map(|c| Slot::new(c, host.clone(), shutdown.clone())).collect());
+    let slots: Arc<Vec<Arc<Slot>>> = Arc::new(m.containers.iter().cloned().map(|c| Slot::new(with_limit(c), host.clone(), shutdown.clone())).collect());
     for s in slots.iter() {
         s.save();
     }
@@ -60,7 +60,15 @@ pub fn run() -> Result<u8> {
         std::thread::spawn(move || s2.supervise());
         s.wait_settled(Duration::from_secs(30));
     }
-    eprintln!("kiln-ctr: {} containers started", slots.len());
+    let summary: Vec<String> = slots
+        .iter()
+        .map(|s| {
+            let st = s.state();
+            let addr = if st.ips.is_empty() { String::new() } else { format!(" ({})", st.address()) };
+            format!("{} {}{addr}", st.name, st.word())
+        })
+        .collect();
+    say(&format!("kiln-ctr: {}", summary.join(", ")));
 
     loop {
         match sigs.wait() {
@@ -132,4 +140,14 @@ fn handle(m: &Manifest, slots: &[Arc<Slot>], req: Request) -> Response {
         Ok(msg) => Response::ok(msg),
         Err(e) => Response::err(e.0),
     }
+}
+
+/// The manifest's memory limit (for the OOM message), else the one in config.json.
+fn with_limit(mut c: manifest::Container) -> manifest::Container {
+    if c.memory_limit.is_none() {
+        let path = Path::new(&c.bundle).join("config.json");
+        let config: Option<serde_json::Value> = std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str(&t).ok());
+        c.memory_limit = config.and_then(|v| v["linux"]["resources"]["memory"]["limit"].as_u64());
+    }
+    c
 }
