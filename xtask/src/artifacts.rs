@@ -280,8 +280,17 @@ pub fn build_guest(ctx: &Ctx, package: &str) -> Result<PathBuf> {
         "-C relocation-model=static -C target-feature=+crt-static --remap-path-prefix={}=/kiln --remap-path-prefix={cargo_home}=/cargo",
         ctx.root.display()
     );
-    let args = ["build", "--quiet", "--profile", "guest", "-p", package, "--features", "guest", "--target", target, "--target-dir", &target_dir_s];
-    ctx.run(&ctx.cargo(), &args, &[("RUSTFLAGS", &rustflags)]).with_context(|| format!("building {package}"))?;
+    let mut args = vec!["build", "--quiet", "--profile", "guest"];
+    // kiln-ctr's binary is a workspace of its own (crates/ctr/guest/Cargo.toml says why).
+    match package {
+        "kiln-ctr" => args.extend(["--manifest-path", "crates/ctr/guest/Cargo.toml"]),
+        _ => args.extend(["-p", package]),
+    }
+    args.extend(["--features", "guest", "--target", target, "--target-dir", &target_dir_s]);
+    // kiln-ctr links libseccomp (through libcontainer) statically; the other guest
+    // programs do not use it, so the variables are harmless for them.
+    let env = [("RUSTFLAGS", rustflags.as_str()), ("LIBSECCOMP_LINK_TYPE", "static"), ("LIBSECCOMP_LIB_PATH", "/usr/lib/x86_64-linux-gnu")];
+    ctx.run(&ctx.cargo(), &args, &env).with_context(|| format!("building {package}"))?;
     Ok(target_dir.join(target).join("guest").join(package))
 }
 

@@ -1,0 +1,78 @@
+//! kiln-ctr: the container OS's supervisor (`daemon`), its per-container `shim`, and
+//! the operator's CLI. The logic is in the `kiln_ctr` library (tested on the host);
+//! this binary is the system calls and youki's libcontainer.
+
+mod cli;
+mod console;
+mod daemon;
+mod exec;
+mod host;
+mod netns;
+mod shim;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "kiln-ctr", about = "Runs the containers of a Kiln container OS", version)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Start the containers of the manifest, supervise them, serve the control socket.
+    Daemon,
+    /// (internal) Run one container: netns, CNI, libcontainer, wait, clean up.
+    #[command(hide = true)]
+    Shim { name: String },
+    /// One line per container: NAME STATE PID ADDRESS RESTARTS.
+    List,
+    /// Start a stopped container.
+    Start { name: String },
+    /// Stop a container (its stop signal, then SIGKILL after its stop timeout).
+    Stop { name: String },
+    /// Stop a container if it runs, then start it.
+    Restart { name: String },
+    /// Print a container's log (stdout and stderr).
+    Logs {
+        /// Keep printing what is appended (Ctrl-C ends).
+        #[arg(short, long)]
+        follow: bool,
+        name: String,
+    },
+    /// Run a command in a running container and exit with its status.
+    Exec {
+        /// Allocate a terminal (not yet supported).
+        #[arg(short, long)]
+        tty: bool,
+        name: String,
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        cmd: Vec<String>,
+    },
+    /// The manifest entry, state, addresses and config.json facts of a container, as JSON.
+    Inspect { name: String },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Daemon => daemon::run(),
+        Cmd::Shim { name } => shim::run(&name),
+        Cmd::List => cli::list(),
+        Cmd::Start { name } => cli::control(kiln_ctr::proto::Request::Start { name }),
+        Cmd::Stop { name } => cli::control(kiln_ctr::proto::Request::Stop { name }),
+        Cmd::Restart { name } => cli::control(kiln_ctr::proto::Request::Restart { name }),
+        Cmd::Logs { follow, name } => cli::logs(&name, follow),
+        Cmd::Exec { tty, name, cmd } => exec::run(&name, tty, cmd),
+        Cmd::Inspect { name } => cli::inspect(&name),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("kiln-ctr: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

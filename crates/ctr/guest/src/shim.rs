@@ -1,0 +1,271 @@
+//! `kiln-ctr shim NAME`: one run of one container, in its own process because
+//! libcontainer forks (and wants a single-threaded caller), and so that one
+//! container's failure cannot take the daemon down.
+//!
+//! Order: netns file → CNI ADD (loopback, then the network) → libcontainer create +
+//! start → wait for the init pid (forwarding a stop request: the stop signal, then
+//! SIGKILL after the stop timeout) → read the OOM count → libcontainer delete → CNI
+//! DEL → remove the netns → the exit record. Events go to the daemon as JSON lines
+//! on stdout ([`ShimEvent`]); the exit record is also left in `STATE_DIR/NAME/exit.json`.
+
+use crate::netns;
+use kiln_ctr::cni::{self, Attachment, NetList, Runtime};
+use kiln_ctr::error::Context;
+use kiln_ctr::manifest::{self, Container, Manifest};
+use kiln_ctr::proto::{encode, ShimEvent};
+use kiln_ctr::state::{now, write_json, Exit};
+use kiln_ctr::{bail, signals, Error, Result};
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::container::Container as Lc;
+use libcontainer::syscall::syscall::SyscallType;
+use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_stop(_: std::ffi::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+extern "C" fn on_pipe(_: std::ffi::c_int) {}
+
+/// libcontainer's state directory (`ROOT/NAME/state.json` and its fifos).
+pub fn runtime_root() -> PathBuf {
+    Path::new(manifest::STATE_DIR).join("runtime")
+}
+
+/// `STATE_DIR/NAME/shim.pid`, while a shim runs.
+pub fn shim_pid_path(name: &str) -> PathBuf {
+    Path::new(manifest::STATE_DIR).join(name).join("shim.pid")
+}
+
+/// The pid of a shim of `name` that is still running (from an earlier daemon).
+pub fn running_shim(name: &str) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(shim_pid_path(name)).ok()?.trim().parse().ok()?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let want = format!("shim\0{name}\0");
+    cmdline.windows(want.len()).any(|w| w == want.as_bytes()).then_some(pid)
+}
+
+pub fn log_path(name: &str) -> PathBuf {
+    Path::new(manifest::LOG_DIR).join(format!("{name}.log"))
+}
+
+pub fn run(name: &str) -> Result<u8> {
+    // A handler, not a blocked mask: libcontainer's children inherit the mask, and
+    // handlers are reset by exec.
+    let act = SigAction::new(SigHandler::Handler(on_stop), SaFlags::SA_RESTART, SigSet::empty());
+    for sig in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe { sigaction(sig, &act) }.context(|| "installing signal handlers".into())?;
+    }
+    // Rust starts with SIGPIPE ignored, and an ignored signal stays ignored across
+    // libcontainer's clone and exec: the container would never die of a broken pipe.
+    // A handler that does nothing keeps the shim alive (a write fails with EPIPE)
+    // and is reset to the default by exec.
+    let noop = SigAction::new(SigHandler::Handler(on_pipe), SaFlags::SA_RESTART, SigSet::empty());
+    // SAFETY: the handler does nothing.
+    unsafe { sigaction(Signal::SIGPIPE, &noop) }.context(|| "installing signal handlers".into())?;
+    // The daemon blocks the signals it takes with sigwait, and the mask survives
+    // exec: unblock them (after the handlers are in place, so a pending SIGTERM is a
+    // stop request), or the container would inherit a blocked SIGTERM.
+    SigSet::all().thread_unblock().context(|| "unblocking signals".into())?;
+    let m = Manifest::load(Path::new(manifest::MANIFEST_PATH))?;
+    let c = m.get(name)?.clone();
+    // So that a restarted daemon can find and stop a shim it did not start.
+    let pid_file = shim_pid_path(name);
+    let _ = std::fs::create_dir_all(Path::new(manifest::STATE_DIR).join(name));
+    let _ = std::fs::write(&pid_file, format!("{}\n", std::process::id()));
+    let mut exit = Exit { finished: 0.0, ..Exit::default() };
+    let mut shim = Shim { m: &m, c: &c, netns: PathBuf::from(manifest::netns_path(name)), cni: Vec::new() };
+    match shim.run_container(&mut exit) {
+        Ok(()) => {}
+        Err(e) => {
+            eprintln!("kiln-ctr: {name}: {e}");
+            exit.error = Some(e.0);
+        }
+    }
+    shim.teardown_network();
+    exit.finished = now();
+    let _ = write_json(&Path::new(manifest::STATE_DIR).join(name).join("exit.json"), &exit);
+    emit(&ShimEvent::Exited { exit });
+    let _ = std::fs::remove_file(pid_file);
+    Ok(0)
+}
+
+fn emit(ev: &ShimEvent) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(encode(ev).as_bytes());
+    let _ = out.flush();
+}
+
+struct Shim<'a> {
+    m: &'a Manifest,
+    c: &'a Container,
+    netns: PathBuf,
+    /// The networks attached so far with their ADD results, for DEL.
+    cni: Vec<(NetList, Runtime, Value)>,
+}
+
+impl Shim<'_> {
+    fn attachment(&self) -> Attachment {
+        Attachment { container_id: self.c.name.clone(), netns: self.netns.clone(), ifname: "eth0".into(), port_mappings: self.c.ports.clone() }
+    }
+
+    fn run_container(&mut self, exit: &mut Exit) -> Result<()> {
+        let c = self.c;
+        for dir in [manifest::LOG_DIR, "/var/lib/cni"] {
+            std::fs::create_dir_all(dir).context(|| format!("creating {dir}"))?;
+        }
+        let bundle = PathBuf::from(&c.bundle);
+        let config: Value = {
+            let p = bundle.join("config.json");
+            let text = std::fs::read_to_string(&p).context(|| p.display().to_string())?;
+            serde_json::from_str(&text).context(|| p.display().to_string())?
+        };
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(log_path(&c.name)).context(|| log_path(&c.name).display().to_string())?;
+
+        netns::create(&self.netns)?;
+        let ips = self.attach_networks()?;
+        if STOP.load(Ordering::SeqCst) {
+            bail!("stopped before it started");
+        }
+
+        // A leftover from a shim that died: libcontainer refuses an existing id.
+        let root = runtime_root();
+        if root.join(&c.name).exists() {
+            if let Ok(mut old) = Lc::load(root.join(&c.name)) {
+                let _ = old.delete(true);
+            }
+            let _ = std::fs::remove_dir_all(root.join(&c.name));
+        }
+        std::fs::create_dir_all(&root).context(|| format!("creating {}", root.display()))?;
+        let devnull = std::fs::File::open("/dev/null").context(|| "/dev/null".into())?;
+        let log2 = log.try_clone().context(|| "duplicating the log file".into())?;
+        let mut ctr = ContainerBuilder::new(c.name.clone(), SyscallType::default())
+            .with_root_path(&root)
+            .map_err(|e| Error(format!("libcontainer root {}: {e}", root.display())))?
+            .with_stdin(devnull)
+            .with_stdout(log)
+            .with_stderr(log2)
+            .as_init(&bundle)
+            .with_systemd(false)
+            .with_detach(true)
+            .build()
+            .map_err(|e| Error(format!("creating the container from {}: {e}", bundle.display())))?;
+        let Some(pid) = ctr.pid() else {
+            let _ = ctr.delete(true);
+            bail!("libcontainer created the container but gave no pid");
+        };
+        if STOP.load(Ordering::SeqCst) {
+            let _ = ctr.delete(true);
+            bail!("stopped before it started");
+        }
+        if let Err(e) = ctr.start() {
+            let _ = ctr.delete(true);
+            bail!("starting the container: {e}");
+        }
+        let started = now();
+        exit.started = Some(started);
+        emit(&ShimEvent::Running { pid: pid.as_raw(), ips, started });
+
+        let status = self.wait(&mut ctr, pid);
+        match status {
+            WaitStatus::Exited(_, code) => exit.code = Some(code),
+            WaitStatus::Signaled(_, sig, _) => exit.signal = Some(sig as i32),
+            _ => {}
+        }
+        exit.oom_killed = oom_kills(&config, &c.name) > 0;
+        if let Err(e) = ctr.delete(true) {
+            eprintln!("kiln-ctr: {}: deleting the container: {e}", c.name);
+        }
+        Ok(())
+    }
+
+    /// CNI ADD: loopback, then the manifest's network if the container joins it.
+    /// Returns the container's addresses.
+    fn attach_networks(&mut self) -> Result<Vec<String>> {
+        let att = self.attachment();
+        let mut lists = vec![];
+        let bin_dir = self.m.network.as_ref().map_or(manifest::CNI_BIN_DIR.to_string(), |n| n.bin_dir.clone());
+        lists.push(NetList::loopback());
+        if self.c.network {
+            let Some(net) = &self.m.network else { bail!("the manifest has no network") };
+            let list = NetList::load(Path::new(&net.conflist))?;
+            if list.name != net.name {
+                bail!("{}: the network is called '{}', the manifest says '{}'", net.conflist, list.name, net.name);
+            }
+            lists.push(list);
+        }
+        let mut ips = vec![];
+        for list in lists {
+            let rt = Runtime::new(&bin_dir);
+            let (raw, res) = cni::add(&rt, &list, &att)?;
+            if list.name != NetList::loopback().name {
+                ips.extend(res.container_ips());
+            }
+            self.cni.push((list, rt, raw));
+        }
+        let cache: Vec<Value> = self.cni.iter().map(|(l, _, r)| json!({"network": l.name, "result": r})).collect();
+        let _ = write_json(&Path::new(manifest::STATE_DIR).join(&self.c.name).join("cni.json"), &cache);
+        Ok(ips)
+    }
+
+    /// CNI DEL in reverse (each network with its cached result), then the netns.
+    fn teardown_network(&mut self) {
+        let att = self.attachment();
+        while let Some((list, rt, raw)) = self.cni.pop() {
+            if let Err(e) = cni::del(&rt, &list, &att, Some(&raw)) {
+                eprintln!("kiln-ctr: {}: {e}", self.c.name);
+            }
+        }
+        netns::remove(&self.netns);
+    }
+
+    /// Reaps children until the container's init is gone; a stop request sends the
+    /// stop signal to init, and SIGKILL to every process after the stop timeout.
+    fn wait(&self, ctr: &mut Lc, pid: Pid) -> WaitStatus {
+        let mut deadline: Option<Instant> = None;
+        let mut killed = false;
+        loop {
+            loop {
+                match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                    Ok(s @ (WaitStatus::Exited(p, _) | WaitStatus::Signaled(p, _, _))) if p == pid => return s,
+                    Ok(WaitStatus::StillAlive) => break,
+                    Ok(_) => continue,
+                    // No children left: init is gone without our seeing its status.
+                    Err(_) => return WaitStatus::StillAlive,
+                }
+            }
+            if STOP.load(Ordering::SeqCst) && deadline.is_none() {
+                let n = signals::parse(&self.c.stop_signal).unwrap_or(15);
+                let sig = Signal::try_from(n).unwrap_or(Signal::SIGTERM);
+                let _ = kill(pid, sig);
+                deadline = Some(Instant::now() + Duration::from_secs(self.c.stop_timeout.into()));
+            }
+            if let Some(d) = deadline {
+                if !killed && Instant::now() >= d {
+                    killed = true;
+                    if ctr.kill(Signal::SIGKILL, true).is_err() {
+                        let _ = kill(pid, Signal::SIGKILL);
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// `oom_kill` from the container cgroup's `memory.events` (0 if unreadable).
+fn oom_kills(config: &Value, name: &str) -> u64 {
+    let cg = config["linux"]["cgroupsPath"].as_str().map_or_else(|| manifest::cgroup_path(name), String::from);
+    let path = format!("/sys/fs/cgroup/{}/memory.events", cg.trim_start_matches('/'));
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines().find_map(|l| l.strip_prefix("oom_kill ")).and_then(|n| n.trim().parse().ok()).unwrap_or(0)
+}

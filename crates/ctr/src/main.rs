@@ -1,2 +1,0 @@
-//! The kiln-ctr guest binary (placeholder until the runtime lands).
-fn main() {}
