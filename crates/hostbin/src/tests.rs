@@ -275,3 +275,71 @@ fn the_container_os_closure_has_plugins_iptables_and_extensions() {
     }
     assert!(matches!(lookup(&entries, IPTABLES), Some(Kind::File { host_path, .. }) if host_path == Path::new(XTABLES_LEGACY_MULTI)));
 }
+
+/// Whether this process runs as root (chroot needs it); outside CI a test may skip.
+fn root_or_skip() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let euid = status.lines().find_map(|l| l.strip_prefix("Uid:")).and_then(|l| l.split_whitespace().nth(1).map(str::to_owned));
+    if euid.as_deref() == Some("0") {
+        return true;
+    }
+    assert!(!kiln_util::host::in_ci(), "under CI this test must run as root (chroot)");
+    eprintln!("skipped: chroot needs root");
+    false
+}
+
+/// Copies the closure into `root` as the guest will have it.
+fn materialize(c: &Closure, root: &Path) {
+    for e in c.entries() {
+        let at = root.join(e.guest_path.trim_start_matches('/'));
+        std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+        match e.kind {
+            Kind::File { host_path, mode } => {
+                std::fs::copy(&host_path, &at).unwrap();
+                std::fs::set_permissions(&at, std::fs::Permissions::from_mode(mode)).unwrap();
+            }
+            Kind::Symlink { target } => std::os::unix::fs::symlink(target, &at).unwrap(),
+        }
+    }
+}
+
+/// The closure alone is a root the binaries run in: no /etc/ld.so.cache, nothing else.
+/// iptables must answer as the legacy backend through its `iptables` link (argv[0]
+/// dispatch) and load every extension; a plugin must answer CNI's VERSION command.
+#[test]
+fn the_container_os_closure_runs_in_a_chroot_of_its_own() {
+    let needed: Vec<String> =
+        CNI_PLUGINS.iter().map(|p| format!("{CNI_DIR}/{p}")).chain([XTABLES_LEGACY_MULTI.to_string()]).collect();
+    let refs: Vec<&str> = needed.iter().map(String::as_str).collect();
+    if !kiln_util::host::require(&["chroot"], &refs, "apt-get install coreutils containernetworking-plugins iptables") || !root_or_skip() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    materialize(&container_os().unwrap(), root);
+    assert!(!root.join("etc").exists());
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let out = Command::new("chroot").arg(root).args(args).envs(env.iter().copied()).stdin(std::process::Stdio::null()).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{args:?}: {text}");
+        text
+    };
+    let version = run(&[IPTABLES, "-V"], &[]);
+    assert!(version.starts_with("iptables v") && version.contains("(legacy)"), "{version}");
+    // `-h` after -m/-j loads each extension and prints its options, without the kernel.
+    let help = run(
+        &[IPTABLES, "-p", "tcp", "-m", "comment", "-m", "addrtype", "-m", "multiport", "-m", "mark", "-m", "udp", "-j", "MARK", "-h"],
+        &[],
+    );
+    for part in ["comment match options", "Address type match options", "multiport match options", "mark match options", "udp match options", "MARK target options"] {
+        assert!(help.contains(part), "{part} not in {help}");
+    }
+    for target in ["MASQUERADE", "DNAT"] {
+        let help = run(&[IPTABLES, "-t", "nat", "-j", target, "-h"], &[]);
+        assert!(help.contains(&format!("{target} target options")), "{help}");
+    }
+    for plugin in CNI_PLUGINS {
+        let out = run(&[&format!("{CNI_DIR}/{plugin}")], &[("CNI_COMMAND", "VERSION")]);
+        assert!(out.contains("supportedVersions"), "{plugin}: {out}");
+    }
+}
