@@ -24,6 +24,8 @@ pub struct Artifacts {
     /// Kiln's guest programs; empty paths in contract mode, which uses none of them.
     pub init_binary: PathBuf,
     pub busybox_binary: PathBuf,
+    /// kiln-ctr, for images with `[[containers]]`; else empty.
+    pub ctr_binary: PathBuf,
     /// Live mode: the root (`out/NAME/LiveOS/squashfs.img`) and kiln-boot.
     pub live: Option<Live>,
 }
@@ -119,10 +121,14 @@ pub fn build_spec(ctx: &Ctx, spec: ImageSpec, iso: bool) -> Result<Artifacts> {
     if let Some(boot) = &boot {
         report("kiln-boot", boot, false);
     }
+    let ctr = if spec.containers.is_empty() { None } else { Some(build_guest(ctx, "kiln-ctr")?) };
+    if let Some(ctr) = &ctr {
+        report("kiln-ctr", ctr, false);
+    }
 
     progress.step("root file system");
     let initrd = ctx.image_dir(&spec.name).join("pxeboot/initrd.img");
-    let parts = root::Parts { busybox: &bb.path, init: &init };
+    let parts = root::Parts { busybox: &bb.path, init: &init, ctr: ctr.as_deref() };
     let live = match &boot {
         Some(boot) => Some(Live { squashfs: crate::live::build(ctx, &spec, &parts, boot, &initrd)?, boot_binary: boot.clone() }),
         None => None,
@@ -134,7 +140,7 @@ pub fn build_spec(ctx: &Ctx, spec: ImageSpec, iso: bool) -> Result<Artifacts> {
     let menu = spec_menu(&spec);
     let label = spec.iso.label.clone();
     let boot = Boot { kernel: &k.path, linux_version: linux.version().to_string(), menu, label };
-    finish(ctx, spec, boot, Built { initrd, init_binary: init, busybox_binary: bb.path, live }, Steps { progress, iso }, started)
+    finish(ctx, spec, boot, Built { initrd, init_binary: init, busybox_binary: bb.path, ctr_binary: ctr.unwrap_or_default(), live }, Steps { progress, iso }, started)
 }
 
 /// Contract mode: the image's own kernel and initramfs, its tree as the squashfs, the
@@ -144,7 +150,7 @@ fn finish_contract(ctx: &Ctx, spec: ImageSpec, c: crate::contract::Built, steps:
     write_if_changed(&initrd, &std::fs::read(&c.initrd).with_context(|| format!("reading {}", c.initrd.display()))?)?;
     let boot = Boot { kernel: &c.vmlinuz, linux_version: c.kver.clone(), menu: c.menu.clone(), label: c.label.clone() };
     let live = Some(Live { squashfs: c.squashfs.clone(), boot_binary: PathBuf::new() });
-    let built = Built { initrd, init_binary: PathBuf::new(), busybox_binary: PathBuf::new(), live };
+    let built = Built { initrd, init_binary: PathBuf::new(), busybox_binary: PathBuf::new(), ctr_binary: PathBuf::new(), live };
     finish(ctx, spec, boot, built, steps, started)
 }
 
@@ -161,6 +167,7 @@ struct Built {
     initrd: PathBuf,
     init_binary: PathBuf,
     busybox_binary: PathBuf,
+    ctr_binary: PathBuf,
     live: Option<Live>,
 }
 
@@ -201,6 +208,7 @@ fn finish(ctx: &Ctx, spec: ImageSpec, boot: Boot, built: Built, mut steps: Steps
         pxe_dir: pxe,
         init_binary: built.init_binary,
         busybox_binary: built.busybox_binary,
+        ctr_binary: built.ctr_binary,
         live: built.live,
     };
     write_if_changed(&ctx.image_dir(&a.spec.name).join(SUMS), sha256sums(&a.named())?.as_bytes())?;
@@ -238,17 +246,17 @@ impl Artifacts {
     /// Every artifact by a name that does not depend on where it was built, in build
     /// order: what goes into an artifact comes before it.
     pub fn named(&self) -> Vec<(&'static str, PathBuf)> {
+        let live = |f: fn(&Live) -> PathBuf| self.live.as_ref().map(f).unwrap_or_default();
         let mut v = vec![
             ("kiln-init", self.init_binary.clone()),
             ("busybox", self.busybox_binary.clone()),
+            ("kiln-boot", live(|l| l.boot_binary.clone())),
+            ("kiln-ctr", self.ctr_binary.clone()),
             ("vmlinuz", self.kernel.clone()),
             ("initrd.img", self.initrd.clone()),
+            ("squashfs.img", live(|l| l.squashfs.clone())),
             ("boot.ipxe", self.pxe_dir.join(kiln_iso::IPXE_SCRIPT)),
         ];
-        if let Some(l) = &self.live {
-            v.insert(2, ("kiln-boot", l.boot_binary.clone()));
-            v.insert(5, ("squashfs.img", l.squashfs.clone()));
-        }
         v.extend(self.iso.clone().map(|iso| ("iso", iso)));
         v.retain(|(_, p)| !p.as_os_str().is_empty());
         v

@@ -5,9 +5,13 @@
 
 use crate::artifacts::write_if_changed;
 use crate::ctx::Ctx;
+use crate::root::Parts;
 use anyhow::{Context, Result};
 use kiln_build::busybox;
+use kiln_build::cache::Key;
+use kiln_image::containers::ImageRef;
 use kiln_image::ImageSpec;
+use kiln_initramfs::{Data, Tree};
 use kiln_oci::fixtures::{oci_layout_files, tar_bytes, FixtureImage, RawTar};
 use std::path::{Path, PathBuf};
 
@@ -39,4 +43,67 @@ pub fn builtin_busybox(ctx: &Ctx, spec: &ImageSpec, bb: &Path) -> Result<PathBuf
     let out = ctx.image_dir(&spec.name).join("images/kiln-busybox.tar");
     write_if_changed(&out, &bytes)?;
     Ok(out)
+}
+
+/// The image file a container's `image` names: its path, or the built-in image made
+/// from the spec's BusyBox.
+fn image_path(ctx: &Ctx, spec: &ImageSpec, image: &ImageRef, bb: &Path) -> Result<PathBuf> {
+    match image {
+        ImageRef::Path(p) => Ok(p.clone()),
+        ImageRef::Builtin(_) => builtin_busybox(ctx, spec, bb),
+    }
+}
+
+/// What the containers add to the root's cache key: each image's bytes and the
+/// settings (the spec's tables), kiln-ctr, and the host files copied for CNI.
+pub fn add_key(key: &mut Key, spec: &ImageSpec, parts: &Parts) -> Result<()> {
+    if spec.containers.is_empty() {
+        return Ok(());
+    }
+    key.add(format!("containers-v1 {:?}", spec.containers));
+    for c in &spec.containers {
+        match &c.image {
+            ImageRef::Path(p) => crate::oci::add_input(key, p)?,
+            // Made from BusyBox, which is in the key already; the layout's format is
+            // this build tool's (in the key too).
+            ImageRef::Builtin(name) => {
+                key.add(name.as_str());
+            }
+        }
+    }
+    key.add_file(parts.ctr.context("kiln-ctr was not built")?)?;
+    for f in kiln_hostbin::container_os()?.entries() {
+        key.add(f.guest_path.as_str());
+        match &f.kind {
+            kiln_hostbin::Kind::File { host_path, mode } => {
+                key.add(format!("{mode:o}")).add_file(host_path)?;
+            }
+            kiln_hostbin::Kind::Symlink { target } => {
+                key.add(target.as_str());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Adds the container OS to `root`: every container's bundle, kiln-ctr, its manifest,
+/// the CNI conflist, plugins and iptables with their shared libraries.
+pub fn add(ctx: &Ctx, spec: &ImageSpec, parts: &Parts, root: &mut Tree) -> Result<()> {
+    if spec.containers.is_empty() {
+        return Ok(());
+    }
+    let mut entries = Vec::new();
+    for c in &spec.containers {
+        let path = image_path(ctx, spec, &c.image, parts.busybox)?;
+        let (image, conv) = crate::oci::unpack(ctx, &c.platform, &path).with_context(|| format!("container {}", c.name))?;
+        let entry = kiln_image::containers::add_bundle(root, c, image.config(), conv.tree).with_context(|| format!("container {} of image {}", c.name, spec.name))?;
+        entries.push(entry);
+    }
+    let network = entries.iter().any(|e| e.network);
+    kiln_image::containers::add_shared(root, entries)?;
+    root.file(kiln_image::CTR_BINARY, 0o755, Data::Path(parts.ctr.context("kiln-ctr was not built")?.to_owned()))?;
+    if network {
+        kiln_hostbin::container_os()?.insert_into(root)?;
+    }
+    Ok(())
 }

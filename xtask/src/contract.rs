@@ -38,7 +38,7 @@ pub fn build(ctx: &Ctx, spec: &ImageSpec, oci: &Path) -> Result<Option<Built>> {
     key.add(ctx.tool_version(kiln_squashfs::TOOL)?);
     key.add(ctx.epoch.to_string()).add(tool_identity());
     let cached = Stamped::new(&answer, key.finish()).get_or_make(|| {
-        let (_image, conv) = crate::oci::unpack(ctx, spec, oci)?;
+        let (_image, conv) = crate::oci::unpack(ctx, &spec.rootfs.platform, oci)?;
         let shown = oci.display();
         let found = kiln_image::contract::detect(&conv.tree).with_context(|| format!("{shown}: the container-native ISO contract"))?;
         let Some(c) = found else {

@@ -27,7 +27,7 @@ pub fn add_key(key: &mut Key, spec: &ImageSpec, oci: &Path, bb: &Path, init: &Pa
 pub fn tree(ctx: &Ctx, spec: &ImageSpec, oci: &Path, bb: &Path, init: &Path) -> Result<kiln_initramfs::Tree> {
     let r = &spec.rootfs;
     let shown = oci.display();
-    let (image, conv) = unpack(ctx, spec, oci)?;
+    let (image, conv) = unpack(ctx, &spec.rootfs.platform, oci)?;
     let config = image.config().clone();
     let initramfs = r.mode == RootMode::Initramfs;
     if let (true, Some((path, name))) = (initramfs, conv.xattrs.first()) {
@@ -51,11 +51,11 @@ pub fn tree(ctx: &Ctx, spec: &ImageSpec, oci: &Path, bb: &Path, init: &Path) -> 
     Ok(tree)
 }
 
-/// Opens and unpacks the container image at `oci` into an in-memory tree.
-pub fn unpack(ctx: &Ctx, spec: &ImageSpec, oci: &Path) -> Result<(kiln_oci::Image, kiln_oci::TreeConversion)> {
+/// Opens and unpacks the container image at `oci` (for `platform`) into an in-memory tree.
+pub fn unpack(ctx: &Ctx, platform: &kiln_oci::Platform, oci: &Path) -> Result<(kiln_oci::Image, kiln_oci::TreeConversion)> {
     let spool_dir = ctx.cache.join("oci-spool");
     std::fs::create_dir_all(&spool_dir).with_context(|| format!("creating {}", spool_dir.display()))?;
-    let options = kiln_oci::Options { platform: spec.rootfs.platform.clone(), spool_dir, ..kiln_oci::Options::default() };
+    let options = kiln_oci::Options { platform: platform.clone(), spool_dir, ..kiln_oci::Options::default() };
     let shown = oci.display();
     let image = kiln_oci::Image::open(oci, &options).with_context(|| format!("reading the container image {shown}"))?;
     let config = image.config();

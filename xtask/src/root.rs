@@ -14,6 +14,8 @@ use std::path::Path;
 pub struct Parts<'a> {
     pub busybox: &'a Path,
     pub init: &'a Path,
+    /// kiln-ctr, built when the spec has `[[containers]]`.
+    pub ctr: Option<&'a Path>,
 }
 
 /// The cache key of whatever is made from the root tree: `what` (the output's kind and
@@ -26,21 +28,24 @@ pub fn key(ctx: &Ctx, spec: &ImageSpec, parts: &Parts, what: &str) -> Result<Key
             key.add("kiln-root").add_file(parts.busybox)?.add_file(parts.init)?.add(spec.init_config().render());
         }
     }
+    crate::containers::add_key(&mut key, spec, parts)?;
     key.add(format!("{:?}", spec.rootfs.mode)).add(ctx.epoch.to_string()).add(tool_identity());
     Ok(key)
 }
 
 /// The root tree: Kiln's own (BusyBox, kiln-init, init.conf), or the container image's
-/// merged with kiln-init.
+/// merged with kiln-init; then the containers of a container OS.
 pub fn tree(ctx: &Ctx, spec: &ImageSpec, parts: &Parts) -> Result<kiln_initramfs::Tree> {
-    match &spec.rootfs.oci {
-        Some(oci) => crate::oci::tree(ctx, spec, oci, parts.busybox, parts.init),
+    let mut tree = match &spec.rootfs.oci {
+        Some(oci) => crate::oci::tree(ctx, spec, oci, parts.busybox, parts.init)?,
         None => {
             let applets = busybox::applets(parts.busybox)?;
             let init_conf = spec.init_config().render();
-            Ok(kiln_image::rootfs(&RootfsInputs { busybox: parts.busybox, applets: &applets, init: parts.init, init_conf })?)
+            kiln_image::rootfs(&RootfsInputs { busybox: parts.busybox, applets: &applets, init: parts.init, init_conf })?
         }
-    }
+    };
+    crate::containers::add(ctx, spec, parts, &mut tree)?;
+    Ok(tree)
 }
 
 /// Initramfs mode: the whole root as `initrd`; true when it was already there.

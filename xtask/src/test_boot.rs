@@ -2,6 +2,7 @@
 //! the guest prints. One line per case, then `N passed, N failed`.
 
 mod cases;
+mod containers;
 pub mod contract;
 mod debian;
 mod live;
@@ -47,6 +48,8 @@ pub fn run(args: &Args) -> Result<()> {
     let want_live = live::wanted(&args.only);
     let oci_built = if oci::wanted(&args.only) || want_live { oci::build(&ctx, &a)? } else { Vec::new() };
     let live_built = if want_live { Some(live::build(&ctx, &oci_built)?) } else { None };
+    let want_containers = containers::wanted(&args.only);
+    let containers_built = if want_containers { Some(containers::build(&ctx)?) } else { None };
     let debian_built = if args.slow && debian::wanted(&args.only) { Some((debian::build(&ctx, &a)?, debian::build_live(&ctx, &a)?)) } else { None };
     let contract_built = if args.slow && contract::wanted(&args.only) { Some(contract::build(&ctx, &a)?) } else { None };
     let accel = ctx.accel(&a.kernel, &a.initrd);
@@ -59,13 +62,17 @@ pub fn run(args: &Args) -> Result<()> {
             Some(b) => live::cases(&ctx, b, accel)?,
             None => Vec::new(),
         })
+        .chain(match &containers_built {
+            Some(c) => containers::cases(c, accel)?,
+            None => Vec::new(),
+        })
         .chain(debian_built.iter().flat_map(|(d, l)| debian::cases(d, l, accel)))
         .chain(contract_built.iter().flat_map(|c| contract::cases(c, accel)))
         .filter(|c| args.only.is_empty() || args.only.iter().any(|o| c.name.contains(o.as_str())))
         .collect();
     let wants = |name: &str| args.only.is_empty() || args.only.iter().any(|o| name.contains(o.as_str()));
     let (want_size, want_noop) = (wants("size-budget"), wants("noop-rebuild"));
-    if selected.is_empty() && !want_size && !want_noop && !oci::wanted(&args.only) && !want_live {
+    if selected.is_empty() && !want_size && !want_noop && !oci::wanted(&args.only) && !want_live && !want_containers {
         if !args.slow && (debian::wanted(&args.only) || contract::wanted(&args.only)) {
             bail!("the Debian and contract cases run only with --slow");
         }

@@ -302,6 +302,7 @@ mod tests {
             pxe_dir: "pxeboot".into(),
             init_binary: "kiln-init".into(),
             busybox_binary: "busybox".into(),
+            ctr_binary: std::path::PathBuf::new(),
             live: None,
         }
     }

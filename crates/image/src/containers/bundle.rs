@@ -3,10 +3,10 @@
 //! whole container OS shares (kiln-ctr's manifest, the CNI conflist).
 
 use super::cni::{conflist_json, conflist_path, manifest, manifest_container, manifest_json};
-use super::runtime::{config_json, ContainerImage};
+use super::runtime::{runtime_spec, spec_json, ContainerImage};
 use super::spec::ContainerSpec;
-use crate::oci_rootfs::read_text;
-use crate::Result;
+use crate::oci_rootfs::{read_text, resolve};
+use crate::{Error, Result};
 use kiln_ctr::manifest::{bundle_path, Container, MANIFEST_PATH};
 use kiln_initramfs::{Data, Tree};
 use kiln_oci::ImageConfig;
@@ -14,9 +14,23 @@ use kiln_oci::ImageConfig;
 /// Puts container `c` (its image's `config` and unpacked `image` tree) into `root`:
 /// `containers/NAME/rootfs/…` and `containers/NAME/config.json`. Returns its entry in
 /// kiln-ctr's manifest.
-pub fn add_bundle(root: &mut Tree, c: &ContainerSpec, config: &ImageConfig, image: Tree) -> Result<Container> {
+///
+/// Every mount point of the config.json is made in the image's tree when the image
+/// lacks it (`/proc`, `/sys`, `/dev`, a volume's target): the root is read-only when
+/// the container starts, so the runtime could not make them then.
+pub fn add_bundle(root: &mut Tree, c: &ContainerSpec, config: &ImageConfig, mut image: Tree) -> Result<Container> {
     let (passwd, group) = (read_text(&image, "etc/passwd"), read_text(&image, "etc/group"));
-    let json = config_json(c, &ContainerImage { config, passwd: passwd.as_deref(), group: group.as_deref() })?;
+    let spec = runtime_spec(c, &ContainerImage { config, passwd: passwd.as_deref(), group: group.as_deref() })?;
+    for m in spec.mounts().iter().flatten() {
+        let target = m.destination().to_string_lossy();
+        if resolve(&image, &target).is_none() {
+            image.dir(&target, 0o755).map_err(|e| Error::Container {
+                name: c.name.clone(),
+                message: format!("cannot make the mount point {target} in the image: {e}"),
+            })?;
+        }
+    }
+    let json = spec_json(&spec).map_err(|message| Error::Container { name: c.name.clone(), message })?;
     let bundle = bundle_path(&c.name);
     root.dir(&bundle, 0o755)?;
     root.graft(&format!("{bundle}/rootfs"), image)?;
@@ -56,6 +70,10 @@ mod tests {
         let entry = add_bundle(&mut root, &c, &config, image).unwrap();
         assert_eq!(entry.stop_signal, "SIGQUIT");
         assert!(root.get("containers/web/rootfs/bin/busybox").is_some());
+        // The mount points the image lacked, made so a read-only root can be used.
+        for dir in ["proc", "sys", "dev", "dev/pts", "sys/fs/cgroup"] {
+            assert!(root.get(&format!("containers/web/rootfs/{dir}")).is_some_and(|e| e.is_dir()), "{dir}");
+        }
         let Some(Kind::File(Data::Bytes(json))) = root.get("containers/web/config.json").map(|e| e.kind.clone()) else { panic!("no config.json") };
         let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(json["root"]["path"], "rootfs");

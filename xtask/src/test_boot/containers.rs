@@ -1,0 +1,120 @@
+//! The container OS (`images/container.toml`): kiln-ctr runs three containers from
+//! Kiln's own BusyBox image on a CNI bridge, in at most 256 MiB, under SeaBIOS and
+//! OVMF. Everything the script expects is computed in the guest (by the containers,
+//! the kernel or kiln-ctr), never the echo of what it types.
+
+use super::cases::{boot, cmd, machine, never, Case};
+use super::live::cell;
+use crate::artifacts::{self, Artifacts};
+use crate::ctx::Ctx;
+use anyhow::{Context, Result};
+use kiln_vm::{Accel, Step};
+use std::time::Duration;
+
+/// The image spec of these cases.
+pub const IMAGE: &str = "container";
+/// The memory the issue allows the container OS.
+pub const MEMORY_MIB: u32 = 256;
+/// Firmware × medium.
+pub const CELLS: [&str; 2] = ["seabios-cd", "ovmf-cd"];
+
+pub fn names() -> Vec<String> {
+    CELLS.iter().map(|c| format!("container-{c}")).collect()
+}
+
+/// Whether `--only` selects a container case (the image is built only then).
+pub fn wanted(only: &[String]) -> bool {
+    only.is_empty() || names().iter().any(|n| only.iter().any(|o| n.contains(o.as_str())))
+}
+
+pub fn build(ctx: &Ctx) -> Result<Artifacts> {
+    artifacts::build(ctx, IMAGE, true).context("building images/container.toml")
+}
+
+pub fn cases(a: &Artifacts, accel: Accel) -> Result<Vec<Case>> {
+    let iso = a.iso.clone().context("built with an ISO")?;
+    Ok(CELLS
+        .iter()
+        .map(|c| {
+            let (fw, medium) = cell(c, &iso);
+            let mut m = machine(fw, medium, accel);
+            m.memory_mib = Some(MEMORY_MIB);
+            Case { name: format!("container-{c}"), machine: m, steps: steps() }
+        })
+        .collect())
+}
+
+/// A command that may take a while (a container starting again after a back-off).
+fn slow(c: &str, expect: &[&str]) -> Step {
+    Step::Command { cmd: c.into(), expect: expect.iter().map(|s| s.to_string()).collect(), timeout: Duration::from_secs(90) }
+}
+
+/// The field of `kiln-ctr list`'s row for a container: `$(field web 2)` is its state.
+const FIELD: &str = "field() { kiln-ctr list | awk -v n=\"$1\" -v f=\"$2\" '$1 == n { print $f }'; }";
+/// Waits (up to 60 s) until a container's state is the given word.
+const UNTIL: &str = "until_state() { i=0; while [ \"$(field $1 2)\" != \"$2\" ] && [ $i -lt 60 ]; do sleep 1; i=$((i+1)); done; }";
+
+fn steps() -> Vec<Step> {
+    let mut s = boot();
+    s.push(cmd(&format!("{FIELD}; {UNTIL}; echo defined=$((1+1))"), &["defined=2"]));
+    s.extend([
+        // Both long-running containers come up with an address on the bridge.
+        slow("until_state web running; until_state client running; kiln-ctr list | awk '$2 == \"running\" && $4 ~ /^10[.]88[.]/ { n++ } END { print \"addressed=\" n+0 }'", &["addressed=2"]),
+        cmd("W=$(field web 4); W=${W%/*}; C=$(field client 4); C=${C%/*}; echo addresses=$(echo $W $C | grep -c '^10[.]88[.][0-9]*[.][0-9]* 10[.]88[.]')", &["addresses=1"]),
+        // The client fetches what web computed, by web's CNI address; both ping.
+        cmd("echo fetched=$(kiln-ctr exec client wget -q -O - http://$W/answer)", &["fetched=42"]),
+        cmd("kiln-ctr exec client ping -c 1 -W 5 $W >/dev/null && kiln-ctr exec web ping -c 1 -W 5 $C >/dev/null && echo pings=$((1+1))", &["pings=2"]),
+        // The published port (portmap's DNAT) from the container OS itself.
+        cmd("echo via-port=$(wget -q -O - http://10.88.0.1:8080/answer)", &["via-port=42"]),
+        // The limits reached the kernel.
+        cmd("echo mem=$(cat /sys/fs/cgroup/kiln/web/memory.max) pids=$(cat /sys/fs/cgroup/kiln/web/pids.max)", &["mem=33554432 pids=64"]),
+        // Isolation: its own PID namespace, a read-only root.
+        // kiln-ctr (the daemon, the shims) runs on the host, never in a container.
+        cmd("echo host-sees=$(( $(cat /proc/[0-9]*/comm | grep -c '^kiln-ctr$') > 0 )) web-sees=$(kiln-ctr exec web sh -c \"cat /proc/[0-9]*/comm | grep -c '^kiln-ctr$'\") pid1=$(kiln-ctr exec web cat /proc/1/comm)", &["host-sees=1 web-sees=0 pid1=sh"]),
+        cmd("kiln-ctr exec web sh -c 'touch /etc/written; echo rc=$?'", &["Read-only file system", "rc=1"]),
+        // The system's own root is read-only too; its state is in tmpfs.
+        cmd("touch /etc/written; echo rc=$? var=$(awk '$2 == \"/var\" { print $3 }' /proc/mounts)", &["Read-only file system", "rc=1 var=tmpfs"]),
+        // Stop, then start; the policy does not undo a stop.
+        slow("kiln-ctr stop client; sleep 2; echo state=$(field client 2)", &["state=stopped"]),
+        slow("kiln-ctr start client; until_state client running; echo state=$(field client 2)", &["state=running"]),
+        // Clear errors for a wrong state and an unknown name.
+        cmd("kiln-ctr stop hog; echo rc=$?", &["hog is not running", "rc=1"]),
+        cmd("kiln-ctr logs nosuch; echo rc=$?", &["no container named nosuch", "rc=1"]),
+        // Killed from inside: web's httpd dies, its script exits 1, on-failure brings
+        // it back; its log holds both starts.
+        slow(
+            "kiln-ctr exec web killall httpd; i=0; while [ $(grep -c serving /var/log/containers/web.log) -lt 2 ] && [ $i -lt 60 ]; do sleep 1; i=$((i+1)); done; until_state web running; echo starts=$(grep -c serving /var/log/containers/web.log) restarts=$(field web 5)",
+            &["starts=2 restarts=1"],
+        ),
+        cmd("echo ended=$(kiln-ctr logs web | grep -c 'httpd ended')", &["ended=1"]),
+        // Over its memory limit: OOM-killed, and reported as such.
+        slow("until_state hog oom-killed; echo hog=$(field hog 2)", &["hog=oom-killed"]),
+        cmd("echo oom-reported=$(grep -c 'hog was killed by the OOM killer' /var/log/kiln-ctr.log)", &["oom-reported=1"]),
+    ]);
+    // Shutdown: each container's SIGTERM handler ran (its last log line, computed in
+    // the container) before the power-off.
+    let expect = [
+        "kiln-ctr: stopped client (SIGTERM",
+        "\"client: SIGTERM handled 42\"",
+        "kiln-ctr: stopped web (SIGTERM",
+        "\"web: SIGTERM handled 42\"",
+        "kiln-init: powering off",
+        "reboot: Power down",
+    ];
+    s.push(Step::Exit { cmd: "poweroff".into(), status: 0, expect: expect.map(String::from).to_vec(), timeout: Duration::from_secs(90) });
+    s.push(Step::Never("panicked".into()));
+    s.extend(never());
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expects_nothing_it_types_and_ends_the_machine() {
+        let s = steps();
+        super::super::cases::assert_expects_no_typed_text("container", &s);
+        assert!(matches!(s.iter().rev().find(|s| !matches!(s, Step::Never(_))), Some(Step::Exit { .. })));
+    }
+}
