@@ -18,7 +18,13 @@ pub const SOCKET: &str = "/run/kiln-ctr/ctl.sock";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "lowercase")]
 pub enum ShimEvent {
-    Running { pid: i32, ips: Vec<String>, started: f64 },
+    Running {
+        pid: i32,
+        ips: Vec<String>,
+        started: f64,
+        #[serde(default)]
+        startup: crate::state::Startup,
+    },
     Exited { exit: crate::state::Exit },
 }
 
@@ -114,8 +120,13 @@ mod tests {
 
     #[test]
     fn shim_events() {
-        let e = ShimEvent::Running { pid: 42, ips: vec!["10.88.0.2/16".into()], started: 1.5 };
-        assert_eq!(encode(&e), "{\"event\":\"running\",\"pid\":42,\"ips\":[\"10.88.0.2/16\"],\"started\":1.5}\n");
+        let startup = crate::state::Startup { network: 0.5, runtime: 0.25 };
+        let e = ShimEvent::Running { pid: 42, ips: vec!["10.88.0.2/16".into()], started: 1.5, startup };
+        assert_eq!(
+            encode(&e),
+            "{\"event\":\"running\",\"pid\":42,\"ips\":[\"10.88.0.2/16\"],\"started\":1.5,\"startup\":{\"network\":0.5,\"runtime\":0.25}}\n"
+        );
+        assert_eq!(startup.describe(), "started in 0.75 s: network 0.50 s, runtime 0.25 s");
         let x = ShimEvent::Exited { exit: crate::state::Exit { code: Some(0), finished: 2.0, ..Default::default() } };
         assert_eq!(serde_json::from_str::<ShimEvent>(&encode(&x)).unwrap(), x);
     }

@@ -118,12 +118,13 @@ impl Slot {
             if let Some(out) = child.stdout.take() {
                 for line in BufReader::new(out).lines().map_while(|l| l.ok()) {
                     match serde_json::from_str::<ShimEvent>(&line) {
-                        Ok(ShimEvent::Running { pid, ips, started }) => {
+                        Ok(ShimEvent::Running { pid, ips, started, startup }) => {
                             let mut g = self.lock();
                             g.state.status = Status::Running;
                             g.state.pid = Some(pid);
                             g.state.ips = ips;
                             g.state.started = Some(started);
+                            g.state.startup = Some(startup);
                             self.host.save(&g.state);
                             self.cv.notify_all();
                         }

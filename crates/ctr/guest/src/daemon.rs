@@ -6,6 +6,7 @@ use crate::console::say;
 use kiln_ctr::error::Context;
 use kiln_ctr::manifest::{self, Manifest};
 use kiln_ctr::proto::{self, Request, Response};
+use kiln_ctr::state::Status;
 use kiln_ctr::supervisor::Slot;
 use kiln_ctr::Result;
 use nix::sys::signal::{SigSet, Signal};
@@ -64,8 +65,15 @@ pub fn run() -> Result<u8> {
         .iter()
         .map(|s| {
             let st = s.state();
-            let addr = if st.ips.is_empty() { String::new() } else { format!(" ({})", st.address()) };
-            format!("{} {}{addr}", st.name, st.word())
+            let mut facts: Vec<String> = Vec::new();
+            if !st.ips.is_empty() {
+                facts.push(st.address());
+            }
+            if let (Status::Running, Some(s)) = (st.status, st.startup) {
+                facts.push(s.describe());
+            }
+            let facts = if facts.is_empty() { String::new() } else { format!(" ({})", facts.join(", ")) };
+            format!("{} {}{facts}", st.name, st.word())
         })
         .collect();
     say(&format!("kiln-ctr: {}", summary.join(", ")));

@@ -13,7 +13,7 @@ use kiln_ctr::cni::{self, Attachment, NetList, Runtime};
 use kiln_ctr::error::Context;
 use kiln_ctr::manifest::{self, Container, Manifest};
 use kiln_ctr::proto::{encode, ShimEvent};
-use kiln_ctr::state::{now, write_json, Exit};
+use kiln_ctr::state::{now, write_json, Exit, Startup};
 use kiln_ctr::{bail, signals, Error, Result};
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::container::Container as Lc;
@@ -131,8 +131,10 @@ impl Shim<'_> {
         };
         let log = std::fs::OpenOptions::new().create(true).append(true).open(log_path(&c.name)).context(|| log_path(&c.name).display().to_string())?;
 
+        let t0 = Instant::now();
         netns::create(&self.netns)?;
         let ips = self.attach_networks()?;
+        let network = t0.elapsed().as_secs_f64();
         if STOP.load(Ordering::SeqCst) {
             bail!("stopped before it started");
         }
@@ -173,7 +175,8 @@ impl Shim<'_> {
         }
         let started = now();
         exit.started = Some(started);
-        emit(&ShimEvent::Running { pid: pid.as_raw(), ips, started });
+        let startup = Startup { network, runtime: t0.elapsed().as_secs_f64() - network };
+        emit(&ShimEvent::Running { pid: pid.as_raw(), ips, started, startup });
 
         let status = self.wait(&mut ctr, pid);
         match status {
