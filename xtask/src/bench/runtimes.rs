@@ -8,7 +8,7 @@
 //! gets a fresh network namespace with only loopback and no CNI is involved). Boots it
 //! (SeaBIOS, CD, 512 MiB), stops the spec's containers so nothing else runs, and has
 //! `kiln-ctr bench-run` time full runs (create, start, wait, delete) with each runtime
-//! on one clock. Sizes are measured on the host. Prints a table and a markdown table,
+//! on one clock, round-robin over the runtimes in a few rounds. Sizes are measured on the host. Prints a table and a markdown table,
 //! writes `out/bench/runtimes.json`. Measures, never asserts.
 
 use super::timing::{self, Row, Stats};
@@ -53,25 +53,36 @@ fn runtimes(ctr: &Path) -> Vec<Runtime> {
         Runtime { name: "crun", label: "crun", binary: CRUN.into(), command: Some(format!("{CRUN} --root {STATE}/crun run --bundle {{bundle}} {{id}}")) },
         // As the daemon runs a container: a process (the shim) per run.
         Runtime {
-            name: "kiln-ctr (libcontainer)",
+            name: "kiln-ctr",
             label: "kilnctr",
             binary: ctr.into(),
             command: Some(format!("{ctr_guest} bench-run {{id}} 1 --bundle {{bundle}}")),
         },
         // libcontainer's own cost: no exec of a runtime binary per run.
-        Runtime { name: "libcontainer in-process", label: "inproc", binary: ctr.into(), command: None },
+        Runtime { name: "kiln-ctr, in-process", label: "inproc", binary: ctr.into(), command: None },
     ]
 }
 
-/// The `kiln-ctr bench-run` command line of one series.
-fn series_command(rt: &Runtime, bundle: &str, runs: u32) -> String {
+/// The `kiln-ctr bench-run` command line of one series' share of a round.
+fn series_command(rt: &Runtime, bundle: &str, runs: u32, warmup: u32) -> String {
     let label = format!("{}-{bundle}", rt.label);
     let dir = bundle_dir(bundle);
     let ctr = kiln_image::CTR_BINARY;
     match &rt.command {
-        None => format!("{ctr} bench-run {label} {runs} --warmup 1 --bundle {dir}"),
-        Some(c) => format!("{ctr} bench-run {label} {runs} --warmup 1 -- {}", c.replace("{bundle}", &dir)),
+        None => format!("{ctr} bench-run {label} {runs} --warmup {warmup} --bundle {dir}"),
+        Some(c) => format!("{ctr} bench-run {label} {runs} --warmup {warmup} -- {}", c.replace("{bundle}", &dir)),
     }
+}
+
+/// Runs per series are split into this many rounds, each round running every series in
+/// turn, so that a slow spell of the (shared, emulating) host is spread over all
+/// runtimes instead of landing on whichever series ran then.
+const ROUNDS: u32 = 4;
+
+/// `runs` split into at most `rounds` shares, as even as can be (the bigger first).
+fn shares(runs: u32, rounds: u32) -> Vec<u32> {
+    let rounds = rounds.clamp(1, runs.max(1));
+    (0..rounds).map(|i| runs / rounds + u32::from(i < runs % rounds)).filter(|n| *n > 0).collect()
 }
 
 /// The spec and the extra root content of the measured image.
@@ -105,13 +116,16 @@ fn steps(runtimes: &[Runtime], runs: u32) -> Vec<Step> {
             "quiet=2",
             300,
         ),
-        cmd(format!("mkdir -p {STATE}/runc {STATE}/crun && {RUNC} --version | head -1 && {CRUN} --version | head -1; echo ready=$((2+2))"), "ready=4", 60),
+        cmd(format!("mkdir -p {STATE}/runc {STATE}/crun && {RUNC} --version | head -n 1 && {CRUN} --version | head -n 1; echo ready=$((2+2))"), "ready=4", 60),
     ];
-    for rt in runtimes {
-        for (bundle, _) in BUNDLES {
-            let label = format!("{}-{bundle}", rt.label);
-            // Long enough for a runtime whose every run is slow under TCG.
-            s.push(cmd(series_command(rt, bundle, runs), &format!("{} {label} done", timing::TAG), 60 + 30 * u64::from(runs)));
+    for (round, n) in shares(runs, ROUNDS).into_iter().enumerate() {
+        for rt in runtimes {
+            for (bundle, _) in BUNDLES {
+                let label = format!("{}-{bundle}", rt.label);
+                let warmup = u32::from(round == 0);
+                // Long enough for a runtime whose every run is slow under TCG.
+                s.push(cmd(series_command(rt, bundle, n, warmup), &format!("{} {label} done", timing::TAG), 60 + 30 * u64::from(n)));
+            }
         }
     }
     // Whatever a runtime left behind (cgroups, state).
@@ -145,7 +159,8 @@ fn sizes(ctx: &Ctx, name: &str, binary: &Path) -> Result<Sizes> {
     }
     let mut tree = kiln_initramfs::Tree::new();
     closure.insert_into(&mut tree)?;
-    let squashfs = ctx.out.join("bench/runtimes").join(format!("{}.squashfs", name.split(' ').next().unwrap_or(name)));
+    let file: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    let squashfs = ctx.out.join("bench/runtimes").join(format!("{file}.squashfs"));
     kiln_squashfs::write_squashfs(&tree, &squashfs, ctx.epoch, &ctx.out.join("logs"))?;
     Ok(Sizes {
         binary: std::fs::metadata(binary)?.len(),
@@ -191,7 +206,7 @@ pub fn run(ctx: &Ctx, runs: u32) -> Result<()> {
     let mut machine = Machine::new(Firmware::SeaBios, Boot::Cdrom(iso), accel);
     machine.memory_mib = Some(MEMORY_MIB);
     let log = ctx.out.join("bench").join(format!("{IMAGE}.log"));
-    eprintln!("booting {IMAGE} ({accel:?}): {} series of {runs} runs; console in {}", rts.len() * BUNDLES.len(), log.display());
+    eprintln!("booting {IMAGE} ({accel:?}): {} series of {runs} runs in {ROUNDS} rounds; console in {}", rts.len() * BUNDLES.len(), log.display());
     let r = kiln_vm::run_script(IMAGE, &machine, &steps(&rts, runs), &log);
     let text = std::fs::read(&r.log).map(|b| kiln_vm::clean(&b)).unwrap_or_default();
     let all = timing::parse_log(&text);
@@ -239,14 +254,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn runs_are_shared_evenly_over_the_rounds() {
+        assert_eq!(shares(20, 4), [5, 5, 5, 5]);
+        assert_eq!(shares(10, 4), [3, 3, 2, 2]);
+        assert_eq!(shares(2, 4), [1, 1]);
+        assert_eq!(shares(1, 4), [1]);
+        assert_eq!(shares(7, 1), [7]);
+    }
+
+    #[test]
     fn every_series_runs_the_same_bundle_with_its_runtime_and_expects_its_end() {
         let rts = runtimes(Path::new("/x/kiln-ctr"));
-        assert_eq!(series_command(&rts[0], "true", 20), "/usr/bin/kiln-ctr bench-run runc-true 20 --warmup 1 -- /usr/sbin/runc --root /run/kiln-bench/runc run --bundle /bench/true {id}");
-        assert_eq!(series_command(&rts[2], "sh", 5), "/usr/bin/kiln-ctr bench-run kilnctr-sh 5 --warmup 1 -- /usr/bin/kiln-ctr bench-run {id} 1 --bundle /bench/sh");
-        assert_eq!(series_command(&rts[3], "true", 5), "/usr/bin/kiln-ctr bench-run inproc-true 5 --warmup 1 --bundle /bench/true");
-        let s = steps(&rts, 3);
-        let ends: Vec<&str> = s.iter().filter_map(|s| if let Step::Command { expect, .. } = s { Some(expect[0].as_str()) } else { None }).filter(|e| e.ends_with(" done")).collect();
-        assert_eq!(ends.len(), rts.len() * BUNDLES.len());
+        assert_eq!(series_command(&rts[0], "true", 20, 1), "/usr/bin/kiln-ctr bench-run runc-true 20 --warmup 1 -- /usr/sbin/runc --root /run/kiln-bench/runc run --bundle /bench/true {id}");
+        assert_eq!(series_command(&rts[2], "sh", 5, 0), "/usr/bin/kiln-ctr bench-run kilnctr-sh 5 --warmup 0 -- /usr/bin/kiln-ctr bench-run {id} 1 --bundle /bench/sh");
+        assert_eq!(series_command(&rts[3], "true", 5, 1), "/usr/bin/kiln-ctr bench-run inproc-true 5 --warmup 1 --bundle /bench/true");
+        let s = steps(&rts, 10);
+        let typed: Vec<&str> = s.iter().filter_map(|s| if let Step::Command { cmd, .. } = s { Some(cmd.as_str()) } else { None }).filter(|c| c.contains(" bench-run ")).collect();
+        // Round by round, every series in each; one warm-up per series, in the first.
+        assert_eq!(typed.len(), rts.len() * BUNDLES.len() * ROUNDS as usize);
+        assert_eq!(typed.iter().filter(|c| c.contains("--warmup 1")).count(), rts.len() * BUNDLES.len());
+        assert!(typed[0].contains("runc-true 3 --warmup 1") && typed[typed.len() - 1].contains("inproc-sh 2 --warmup 0"));
         // The console echoes what is typed: no expectation may be in it.
         for step in &s {
             if let Step::Command { cmd, expect, .. } = step {

@@ -68,6 +68,8 @@ pub struct Stats {
     pub warmup_ms: Option<f64>,
     /// The statuses of the failed runs, e.g. `["err", "err"]`.
     pub failed_statuses: Vec<String>,
+    /// Every timed run that exited 0, in order.
+    pub times_ms: Vec<f64>,
 }
 
 /// The statistics of the runs labelled `label`.
@@ -83,6 +85,7 @@ pub fn stats(runs: &[Run], label: &str) -> Stats {
         max_ms: ok.iter().copied().reduce(f64::max),
         warmup_ms: mine.iter().find(|r| r.warmup).map(|r| r.ms),
         failed_statuses,
+        times_ms: ok,
     }
 }
 
@@ -138,7 +141,7 @@ pub fn markdown(rows: &[Row], runs: u32, accel: &str) -> String {
             times(&r.run_sh)
         );
     }
-    out += &format!("\n{runs} timed runs each after one warm-up, create + start + wait + delete, in the guest (QEMU {accel}, 512 MiB).\n");
+    out += &format!("\n{runs} timed runs per cell after one warm-up, round-robin over the runtimes; each run is create + start + wait + delete of the same bundle (BusyBox image, fresh netns, no CNI), timed in the guest (QEMU {accel}, 512 MiB).\n");
     out
 }
 
@@ -208,13 +211,14 @@ mod tests {
         let s = stats(&runs, "a");
         assert_eq!((s.ok, s.failed, s.min_ms, s.median_ms, s.max_ms, s.warmup_ms), (3, 1, Some(10.0), Some(20.0), Some(30.0), Some(500.0)));
         assert_eq!(s.failed_statuses, ["err"]);
+        assert_eq!(s.times_ms, [30.0, 10.0, 20.0]);
         let none = stats(&runs, "c");
         assert_eq!((none.ok, none.min_ms, none.median_ms), (0, None, None));
     }
 
     #[test]
     fn markdown_has_a_row_per_runtime_and_marks_failures() {
-        let s = |min, med, failed| Stats { ok: 2, failed, min_ms: min, median_ms: med, max_ms: med, warmup_ms: None, failed_statuses: vec![] };
+        let s = |min, med, failed| Stats { ok: 2, failed, min_ms: min, median_ms: med, max_ms: med, warmup_ms: None, failed_statuses: vec![], times_ms: vec![] };
         let row = Row {
             runtime: "crun".into(),
             version: "1.8.1".into(),
