@@ -141,6 +141,7 @@ struct Sizes {
     files: usize,
     extra_over_os: u64,
     squashfs: u64,
+    extra_squashfs: u64,
 }
 
 fn sizes(ctx: &Ctx, name: &str, binary: &Path) -> Result<Sizes> {
@@ -149,25 +150,40 @@ fn sizes(ctx: &Ctx, name: &str, binary: &Path) -> Result<Sizes> {
     let os: BTreeSet<String> = kiln_hostbin::container_os()?.entries().into_iter().map(|e| e.guest_path).collect();
     let mut extra_over_os = 0;
     let mut files = 0;
+    // The entries the container OS's own closure lacks (for a shared library, its
+    // file and the links to it), as a tree of their own.
+    let mut extra = kiln_initramfs::Tree::new();
     for e in closure.entries() {
-        if let kiln_hostbin::Kind::File { host_path, .. } = &e.kind {
-            files += 1;
-            if !os.contains(&e.guest_path) {
-                extra_over_os += std::fs::metadata(host_path)?.len();
+        let new = !os.contains(&e.guest_path);
+        let entry = match &e.kind {
+            kiln_hostbin::Kind::File { host_path, mode } => {
+                files += 1;
+                if new {
+                    extra_over_os += std::fs::metadata(host_path)?.len();
+                }
+                kiln_initramfs::Entry::new(&e.guest_path, *mode, kiln_initramfs::Kind::File(kiln_initramfs::Data::Path(host_path.clone())))
             }
+            kiln_hostbin::Kind::Symlink { target } => kiln_initramfs::Entry::new(&e.guest_path, 0o777, kiln_initramfs::Kind::Symlink(target.clone())),
+        };
+        if new {
+            extra.insert(entry)?;
         }
     }
     let mut tree = kiln_initramfs::Tree::new();
     closure.insert_into(&mut tree)?;
     let file: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
-    let squashfs = ctx.out.join("bench/runtimes").join(format!("{file}.squashfs"));
-    kiln_squashfs::write_squashfs(&tree, &squashfs, ctx.epoch, &ctx.out.join("logs"))?;
+    let squashfs = |tree: &kiln_initramfs::Tree, suffix: &str| -> Result<u64> {
+        let out = ctx.out.join("bench/runtimes").join(format!("{file}{suffix}.squashfs"));
+        kiln_squashfs::write_squashfs(tree, &out, ctx.epoch, &ctx.out.join("logs"))?;
+        Ok(std::fs::metadata(&out)?.len())
+    };
     Ok(Sizes {
         binary: std::fs::metadata(binary)?.len(),
         closure: closure.file_bytes()?,
         files,
         extra_over_os,
-        squashfs: std::fs::metadata(&squashfs)?.len(),
+        squashfs: squashfs(&tree, "")?,
+        extra_squashfs: squashfs(&extra, "-over-os")?,
     })
 }
 
@@ -224,6 +240,7 @@ pub fn run(ctx: &Ctx, runs: u32) -> Result<()> {
             closure_files: s.files,
             extra_over_container_os_bytes: s.extra_over_os,
             squashfs_bytes: s.squashfs,
+            extra_over_container_os_squashfs_bytes: s.extra_squashfs,
             run_true: series("true"),
             run_sh: series("sh"),
         });

@@ -104,6 +104,8 @@ pub struct Row {
     pub extra_over_container_os_bytes: u64,
     /// The closure alone as a squashfs with the live root's settings (xz).
     pub squashfs_bytes: u64,
+    /// The files over the container OS's closure alone as such a squashfs.
+    pub extra_over_container_os_squashfs_bytes: u64,
     /// `command = ["true"]`.
     pub run_true: Stats,
     /// `command = ["sh", "-c", "exit 0"]`.
@@ -126,17 +128,19 @@ fn times(s: &Stats) -> String {
 /// The markdown table for the closing note.
 pub fn markdown(rows: &[Row], runs: u32, accel: &str) -> String {
     let mut out = String::from(
-        "| runtime | binary | with libraries | squashfs (xz) | `true` min / median ms | `sh -c 'exit 0'` min / median ms |\n\
-         |---|---:|---:|---:|---:|---:|\n",
+        "| runtime | binary | with libraries | squashfs (xz) | over the OS's CNI + iptables closure, raw / xz | `true` min / median ms | `sh -c 'exit 0'` min / median ms |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
         out += &format!(
-            "| {} ({}) | {} | {} | {} | {} | {} |\n",
+            "| {} ({}) | {} | {} | {} | {} / {} | {} | {} |\n",
             r.runtime,
             r.version,
             mib(r.binary_bytes),
             mib(r.closure_bytes),
             mib(r.squashfs_bytes),
+            mib(r.extra_over_container_os_bytes),
+            mib(r.extra_over_container_os_squashfs_bytes),
             times(&r.run_true),
             times(&r.run_sh)
         );
@@ -227,12 +231,13 @@ mod tests {
             closure_files: 12,
             extra_over_container_os_bytes: 1 << 20,
             squashfs_bytes: 1 << 20,
+            extra_over_container_os_squashfs_bytes: 1 << 19,
             run_true: s(Some(10.04), Some(12.0), 0),
             run_sh: s(None, None, 20),
         };
         let md = markdown(&[row], 20, "Tcg");
         let lines: Vec<&str> = md.lines().collect();
-        assert_eq!(lines[2], "| crun (1.8.1) | 0.47 MiB | 4.00 MiB | 1.00 MiB | 10.0 / 12.0 | - / - (20 failed) |");
+        assert_eq!(lines[2], "| crun (1.8.1) | 0.47 MiB | 4.00 MiB | 1.00 MiB | 1.00 MiB / 0.50 MiB | 10.0 / 12.0 | - / - (20 failed) |");
         assert!(md.contains("20 timed runs"));
     }
 }
