@@ -56,6 +56,11 @@ pub fn build(ctx: &Ctx, image: &str, iso: bool) -> Result<Artifacts> {
 /// Builds every artifact of a loaded (possibly edited) spec; its `name` names the
 /// outputs (`out/NAME.iso`, `out/NAME/`).
 pub fn build_spec(ctx: &Ctx, spec: ImageSpec, iso: bool) -> Result<Artifacts> {
+    build_spec_with(ctx, spec, iso, &root::Extra::default())
+}
+
+/// [`build_spec`] with files the build tool adds to the root itself (`bench --runtimes`).
+pub fn build_spec_with(ctx: &Ctx, spec: ImageSpec, iso: bool, extra: &root::Extra) -> Result<Artifacts> {
     let started = Instant::now();
     // The name is one path component under out/ (`load` also checked that it is the
     // file's name): checked before anything is written there.
@@ -128,7 +133,7 @@ pub fn build_spec(ctx: &Ctx, spec: ImageSpec, iso: bool) -> Result<Artifacts> {
 
     progress.step("root file system");
     let initrd = ctx.image_dir(&spec.name).join("pxeboot/initrd.img");
-    let parts = root::Parts { busybox: &bb.path, init: &init, ctr: ctr.as_deref() };
+    let parts = root::Parts { busybox: &bb.path, init: &init, ctr: ctr.as_deref(), extra };
     let live = match &boot {
         Some(boot) => Some(Live { squashfs: crate::live::build(ctx, &spec, &parts, boot, &initrd)?, boot_binary: boot.clone() }),
         None => None,

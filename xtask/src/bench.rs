@@ -1,6 +1,9 @@
 //! `cargo xtask bench`: measures (never asserts) build and boot speed and artifact
 //! sizes; prints a table and writes `out/bench.json`.
 
+mod runtimes;
+mod timing;
+
 use crate::artifacts::{self, human};
 use crate::ctx::Ctx;
 use anyhow::{Context, Result};
@@ -40,6 +43,14 @@ pub struct Args {
     /// squashfs on the medium, booted by kiln-boot
     #[arg(long)]
     pub live: bool,
+    /// Instead: the OCI runtime choice, side by side (runc, crun, kiln-ctr's
+    /// libcontainer): binary and closure sizes, and milliseconds per container run in
+    /// the container OS (`--image` is ignored); written to out/bench/runtimes.json
+    #[arg(long, conflicts_with = "live")]
+    pub runtimes: bool,
+    /// With --runtimes: timed runs per runtime and container (after one warm-up run)
+    #[arg(long, default_value_t = 20, requires = "runtimes")]
+    pub runs: u32,
 }
 
 fn time_iso(ctx: &Ctx, image: &str, live: bool) -> Result<f64> {
@@ -81,6 +92,9 @@ fn spec(ctx: &Ctx, args: &Args) -> Result<kiln_image::ImageSpec> {
 
 pub fn run(args: &Args) -> Result<()> {
     let ctx = Ctx::new();
+    if args.runtimes {
+        return runtimes::run(&ctx, args.runs);
+    }
     let image = args.image.image.as_str();
     let a = artifacts::build_spec(&ctx, spec(&ctx, args)?, true)?;
     // Nothing changed: the time is the no-op rebuild, cargo's own check included.

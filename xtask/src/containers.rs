@@ -5,13 +5,13 @@
 
 use crate::artifacts::write_if_changed;
 use crate::ctx::Ctx;
-use crate::root::Parts;
+use crate::root::{Extra, Parts};
 use anyhow::{Context, Result};
 use kiln_build::busybox;
 use kiln_build::cache::Key;
 use kiln_image::containers::ImageRef;
 use kiln_image::ImageSpec;
-use kiln_initramfs::{Data, Tree};
+use kiln_initramfs::{Data, Kind, Tree};
 use kiln_oci::fixtures::{oci_layout_files, tar_bytes, FixtureImage, RawTar};
 use std::path::{Path, PathBuf};
 
@@ -72,7 +72,13 @@ pub fn add_key(key: &mut Key, spec: &ImageSpec, parts: &Parts) -> Result<()> {
         }
     }
     key.add_file(parts.ctr.context("kiln-ctr was not built")?)?;
-    for f in kiln_hostbin::container_os()?.entries() {
+    add_closure_key(key, &kiln_hostbin::container_os()?)
+}
+
+/// A kiln-hostbin closure's part of a key: every guest path with its mode and bytes,
+/// or its link target.
+fn add_closure_key(key: &mut Key, closure: &kiln_hostbin::Closure) -> Result<()> {
+    for f in closure.entries() {
         key.add(f.guest_path.as_str());
         match &f.kind {
             kiln_hostbin::Kind::File { host_path, mode } => {
@@ -84,6 +90,64 @@ pub fn add_key(key: &mut Key, spec: &ImageSpec, parts: &Parts) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The closure of the build tool's extra host programs.
+fn extra_closure(extra: &Extra) -> Result<kiln_hostbin::Closure> {
+    let mut closure = kiln_hostbin::Closure::new();
+    for b in &extra.host_binaries {
+        closure.add(b).with_context(|| format!("the closure of {}", b.display()))?;
+    }
+    Ok(closure)
+}
+
+/// What [`Extra`] adds to the root's cache key (nothing when it is empty). The bundles'
+/// images are built-in ones or paths, keyed as the spec's containers are.
+pub fn add_extra_key(key: &mut Key, extra: &Extra) -> Result<()> {
+    if extra.host_binaries.is_empty() && extra.bundles.is_empty() {
+        return Ok(());
+    }
+    key.add(format!("extra-v1 {:?}", extra.bundles));
+    for (_, c) in &extra.bundles {
+        if let ImageRef::Path(p) = &c.image {
+            crate::oci::add_input(key, p)?;
+        }
+    }
+    add_closure_key(key, &extra_closure(extra)?)
+}
+
+/// Adds [`Extra`] to `root`: the host programs with their libraries, and each bundle at
+/// its own directory, outside `/containers` and kiln-ctr's manifest (so the daemon
+/// never starts it).
+pub fn add_extra(ctx: &Ctx, spec: &ImageSpec, parts: &Parts, root: &mut Tree) -> Result<()> {
+    let extra = parts.extra;
+    extra_closure(extra)?.insert_into(root)?;
+    for (dir, c) in &extra.bundles {
+        let path = image_path(ctx, spec, &c.image, parts.busybox)?;
+        let (image, conv) = crate::oci::unpack(ctx, &c.platform, &path).with_context(|| format!("bundle {dir}"))?;
+        let mut scratch = Tree::new();
+        kiln_image::containers::add_bundle(&mut scratch, c, image.config(), conv.tree).with_context(|| format!("bundle {dir}"))?;
+        let bundle = subtree(scratch, &kiln_ctr::manifest::bundle_path(&c.name));
+        root.graft(dir, bundle).with_context(|| format!("bundle {dir}"))?;
+    }
+    Ok(())
+}
+
+/// The entries of `tree` below the directory `prefix` (absolute or not), as a tree of
+/// their own; hard links re-aimed inside it.
+fn subtree(tree: Tree, prefix: &str) -> Tree {
+    let prefix = format!("{}/", prefix.trim_matches('/'));
+    let mut out = Tree::new();
+    for e in tree.iter() {
+        let Some(rest) = e.path.strip_prefix(&prefix) else { continue };
+        let mut e = e.clone();
+        e.path = rest.to_string();
+        if let Kind::HardLink(target) = &mut e.kind {
+            *target = target.strip_prefix(&prefix).unwrap_or(target).to_string();
+        }
+        out.insert(e).expect("entries of a tree fit a tree");
+    }
+    out
 }
 
 /// Adds the container OS to `root`: every container's bundle, kiln-ctr, its manifest,
@@ -106,4 +170,22 @@ pub fn add(ctx: &Ctx, spec: &ImageSpec, parts: &Parts, root: &mut Tree) -> Resul
         kiln_hostbin::container_os()?.insert_into(root)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subtree_takes_one_directory_and_reaims_its_hard_links() {
+        let mut t = Tree::new();
+        t.file("containers/a/rootfs/bin/x", 0o755, Data::Bytes(b"x".to_vec())).unwrap();
+        t.insert(kiln_initramfs::Entry::new("containers/a/rootfs/bin/y", 0o755, Kind::HardLink("containers/a/rootfs/bin/x".into()))).unwrap();
+        t.file("containers/a/config.json", 0o644, Data::Bytes(b"{}".to_vec())).unwrap();
+        t.file("containers/ab/config.json", 0o644, Data::Bytes(b"{}".to_vec())).unwrap();
+        let s = subtree(t, "/containers/a");
+        let paths: Vec<&str> = s.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["config.json", "rootfs", "rootfs/bin", "rootfs/bin/x", "rootfs/bin/y"]);
+        assert_eq!(s.get("rootfs/bin/y").unwrap().kind, Kind::HardLink("rootfs/bin/x".into()));
+    }
 }

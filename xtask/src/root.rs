@@ -8,7 +8,8 @@ use kiln_build::busybox;
 use kiln_build::cache::Key;
 use kiln_image::{ImageSpec, RootfsInputs};
 use kiln_util::Stamped;
-use std::path::Path;
+use kiln_image::containers::ContainerSpec;
+use std::path::{Path, PathBuf};
 
 /// The guest binaries and BusyBox the root is made from.
 pub struct Parts<'a> {
@@ -16,6 +17,20 @@ pub struct Parts<'a> {
     pub init: &'a Path,
     /// kiln-ctr, built when the spec has `[[containers]]`.
     pub ctr: Option<&'a Path>,
+    /// What the build tool itself adds (empty for an image built from its spec).
+    pub extra: &'a Extra,
+}
+
+/// Files the build tool adds to a root for its own purposes, never from a spec (no
+/// spec key reaches this): `bench --runtimes` adds runc, crun and bundles the daemon
+/// never starts. Empty by default, and then adds nothing to the cache key either.
+#[derive(Debug, Default)]
+pub struct Extra {
+    /// Host ELF programs, copied with their shared libraries (kiln-hostbin).
+    pub host_binaries: Vec<PathBuf>,
+    /// Container bundles outside kiln-ctr's manifest: (the bundle's directory in the
+    /// root, the container), each as `add_bundle` makes it (`config.json` + `rootfs`).
+    pub bundles: Vec<(String, ContainerSpec)>,
 }
 
 /// The cache key of whatever is made from the root tree: `what` (the output's kind and
@@ -29,6 +44,7 @@ pub fn key(ctx: &Ctx, spec: &ImageSpec, parts: &Parts, what: &str) -> Result<Key
         }
     }
     crate::containers::add_key(&mut key, spec, parts)?;
+    crate::containers::add_extra_key(&mut key, parts.extra)?;
     key.add(format!("{:?}", spec.rootfs.mode)).add(ctx.epoch.to_string()).add(tool_identity());
     Ok(key)
 }
@@ -45,6 +61,7 @@ pub fn tree(ctx: &Ctx, spec: &ImageSpec, parts: &Parts) -> Result<kiln_initramfs
         }
     };
     crate::containers::add(ctx, spec, parts, &mut tree)?;
+    crate::containers::add_extra(ctx, spec, parts, &mut tree)?;
     Ok(tree)
 }
 

@@ -2,6 +2,7 @@
 //! the operator's CLI. The logic is in the `kiln_ctr` library (tested on the host);
 //! this binary is the system calls and youki's libcontainer.
 
+mod bench;
 mod cli;
 mod console;
 mod daemon;
@@ -53,6 +54,21 @@ enum Cmd {
     },
     /// The manifest entry, state, addresses and config.json facts of a container, as JSON.
     Inspect { name: String },
+    /// (internal, `cargo xtask bench --runtimes`) Time RUNS full runs of a container:
+    /// libcontainer in this process (`--bundle DIR`), or a command per run (`-- CMD...`,
+    /// `{id}` replaced by the container id). Prints `KILNBENCH LABEL RUN MS STATUS`.
+    #[command(hide = true)]
+    BenchRun {
+        label: String,
+        runs: u32,
+        /// Runs before the timed ones, printed as `warmup`.
+        #[arg(long, default_value_t = 0)]
+        warmup: u32,
+        #[arg(long, conflicts_with = "cmd")]
+        bundle: Option<std::path::PathBuf>,
+        #[arg(last = true, required_unless_present = "bundle")]
+        cmd: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -67,6 +83,13 @@ fn main() -> ExitCode {
         Cmd::Logs { follow, name } => cli::logs(&name, follow),
         Cmd::Exec { tty, name, cmd } => exec::run(&name, tty, cmd),
         Cmd::Inspect { name } => cli::inspect(&name),
+        Cmd::BenchRun { label, runs, warmup, bundle, cmd } => {
+            let target = match bundle {
+                Some(b) => bench::Target::Bundle(b),
+                None => bench::Target::Command(cmd),
+            };
+            bench::run(&label, warmup, runs, &target)
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),
