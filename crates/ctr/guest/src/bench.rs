@@ -15,8 +15,6 @@
 //! the warm-up's number).
 
 use kiln_ctr::{Error, Result};
-use libcontainer::container::builder::ContainerBuilder;
-use libcontainer::syscall::syscall::SyscallType;
 use nix::sys::wait::{waitpid, WaitStatus};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -77,21 +75,7 @@ fn run_libcontainer(id: &str, bundle: &Path) -> Result<i32> {
     let root = Path::new(STATE_ROOT);
     std::fs::create_dir_all(root).map_err(|e| Error(format!("creating {STATE_ROOT}: {e}")))?;
     let open = |p: &str| std::fs::File::options().read(true).write(true).open(p).map_err(|e| Error(format!("{p}: {e}")));
-    let mut ctr = ContainerBuilder::new(id.to_string(), SyscallType::default())
-        .with_root_path(root)
-        .map_err(|e| Error(format!("libcontainer root {STATE_ROOT}: {e}")))?
-        .with_stdin(open("/dev/null")?)
-        .with_stdout(open("/dev/null")?)
-        .with_stderr(open("/dev/null")?)
-        .as_init(bundle)
-        .with_systemd(false)
-        .with_detach(true)
-        .build()
-        .map_err(|e| Error(format!("creating the container from {}: {e}", bundle.display())))?;
-    let Some(pid) = ctr.pid() else {
-        let _ = ctr.delete(true);
-        return Err(Error("libcontainer created the container but gave no pid".into()));
-    };
+    let (mut ctr, pid) = crate::shim::create(id, root, bundle, [open("/dev/null")?, open("/dev/null")?, open("/dev/null")?])?;
     if let Err(e) = ctr.start() {
         let _ = ctr.delete(true);
         return Err(Error(format!("starting the container: {e}")));

@@ -99,6 +99,28 @@ pub fn run(name: &str) -> Result<u8> {
     Ok(0)
 }
 
+/// libcontainer's create, as every run does it (the shim, `bench-run`): detached, no
+/// systemd, stdio `[stdin, stdout, stderr]`; the container's init waits for `start`.
+pub(crate) fn create(id: &str, root: &Path, bundle: &Path, stdio: [std::fs::File; 3]) -> Result<(Lc, Pid)> {
+    let [stdin, stdout, stderr] = stdio;
+    let mut ctr = ContainerBuilder::new(id.to_string(), SyscallType::default())
+        .with_root_path(root)
+        .map_err(|e| Error(format!("libcontainer root {}: {e}", root.display())))?
+        .with_stdin(stdin)
+        .with_stdout(stdout)
+        .with_stderr(stderr)
+        .as_init(bundle)
+        .with_systemd(false)
+        .with_detach(true)
+        .build()
+        .map_err(|e| Error(format!("creating the container from {}: {e}", bundle.display())))?;
+    let Some(pid) = ctr.pid() else {
+        let _ = ctr.delete(true);
+        bail!("libcontainer created the container but gave no pid");
+    };
+    Ok((ctr, pid))
+}
+
 fn emit(ev: &ShimEvent) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(encode(ev).as_bytes());
@@ -150,21 +172,7 @@ impl Shim<'_> {
         std::fs::create_dir_all(&root).context(|| format!("creating {}", root.display()))?;
         let devnull = std::fs::File::open("/dev/null").context(|| "/dev/null".into())?;
         let log2 = log.try_clone().context(|| "duplicating the log file".into())?;
-        let mut ctr = ContainerBuilder::new(c.name.clone(), SyscallType::default())
-            .with_root_path(&root)
-            .map_err(|e| Error(format!("libcontainer root {}: {e}", root.display())))?
-            .with_stdin(devnull)
-            .with_stdout(log)
-            .with_stderr(log2)
-            .as_init(&bundle)
-            .with_systemd(false)
-            .with_detach(true)
-            .build()
-            .map_err(|e| Error(format!("creating the container from {}: {e}", bundle.display())))?;
-        let Some(pid) = ctr.pid() else {
-            let _ = ctr.delete(true);
-            bail!("libcontainer created the container but gave no pid");
-        };
+        let (mut ctr, pid) = create(&c.name, &root, &bundle, [devnull, log, log2])?;
         if STOP.load(Ordering::SeqCst) {
             let _ = ctr.delete(true);
             bail!("stopped before it started");
