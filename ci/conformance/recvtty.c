@@ -28,6 +28,8 @@ int main(int argc, char **argv) {
 			pidfile = argv[++i];
 		else if ((!strcmp(argv[i], "--mode") || !strcmp(argv[i], "-mode")) && i + 1 < argc)
 			mode = argv[++i];
+		else if (argv[i][0] == '-')
+			continue; /* --no-stdin: stdin is never read anyway */
 		else
 			path = argv[i];
 	}

@@ -238,6 +238,10 @@ for rt in "${runtimes[@]}"; do
 			cd "$1" && exec bats --tap --timing "$2" >"$3.tap" 2>"$3.err"'
 		f0=$(date +%s)
 		tmp=$(mktemp -d "/tmp/kiln-bats-$rt.XXXXXX")
+		# a+x, as helpers.bash makes its own dirs: in userns.bats the
+		# container's root is an unprivileged host uid that must reach the
+		# bundle through it.
+		chmod 755 "$tmp"
 		watchdog "$tmp" 2>>"$out/${f%.bats}.watchdog" &
 		wd=$!
 		TMPDIR=$tmp RUNC=$bin CONFORMANCE_CGROUP2=${CONFORMANCE_CGROUP2:-1} timeout 1800 \
