@@ -74,6 +74,13 @@ fn steps() -> Vec<Step> {
         cmd("kiln-ctr exec web sh -c 'touch /etc/written; echo rc=$?'", &["Read-only file system", "rc=1"]),
         // The system's own root is read-only too; its state is in tmpfs.
         cmd("touch /etc/written; echo rc=$? var=$(awk '$2 == \"/var\" { print $3 }' /proc/mounts)", &["Read-only file system", "rc=1 var=tmpfs"]),
+        // Docker's seccomp profile holds for the container's init and for exec'd
+        // processes (libcontainer's exec drops it; kiln-ctr's executor loads it).
+        cmd("echo exec-seccomp=$(kiln-ctr exec web awk '/^Seccomp:/ { print $2 }' /proc/self/status) init-seccomp=$(awk '/^Seccomp:/ { print $2 }' /proc/$(field web 3)/status)", &["exec-seccomp=2 init-seccomp=2"]),
+        cmd("kiln-ctr exec web unshare -U -r true; echo rc=$?", &["Operation not permitted", "rc=1"]),
+        // The device rules hold (cgroup v2 BPF): a node made in the container's /dev
+        // for the CD-ROM or the kernel log cannot be opened.
+        cmd("kiln-ctr exec web sh -c 'mknod /dev/cd b 11 0 && mknod /dev/klog c 1 11 && dd if=/dev/cd of=/dev/null count=1; echo x > /dev/klog; echo rc=$?'", &["can't open '/dev/cd': Operation not permitted", "can't create /dev/klog: Operation not permitted", "rc=1"]),
         // Stop, then start; the policy does not undo a stop.
         slow("kiln-ctr stop client; sleep 2; echo state=$(field client 2)", &["state=stopped"]),
         slow("kiln-ctr start client; until_state client running; echo state=$(field client 2)", &["state=running"]),

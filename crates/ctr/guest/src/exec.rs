@@ -32,9 +32,12 @@ pub fn run(name: &str, tty: bool, args: Vec<String>) -> Result<u8> {
     if st.status != Status::Running {
         bail!("{name} is not running ({})", st.word());
     }
+    // libcontainer's exec drops the container's seccomp profile: kiln-ctr's executor
+    // loads it (crate::seccomp).
     let builder = ContainerBuilder::new(name.to_string(), SyscallType::default())
         .with_root_path(runtime_root())
-        .map_err(|e| Error(format!("libcontainer root: {e}")))?;
+        .map_err(|e| Error(format!("libcontainer root: {e}")))?
+        .with_executor(crate::seccomp::Seccomp::for_bundle(Path::new(&c.bundle))?);
     if !tty {
         let pid = builder
             .as_tenant()

@@ -9,6 +9,7 @@ mod daemon;
 mod exec;
 mod host;
 mod netns;
+mod seccomp;
 mod shim;
 
 use clap::{Parser, Subcommand};

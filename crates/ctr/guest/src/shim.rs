@@ -109,6 +109,7 @@ pub(crate) fn create(id: &str, root: &Path, bundle: &Path, stdio: [std::fs::File
         .with_stdin(stdin)
         .with_stdout(stdout)
         .with_stderr(stderr)
+        .with_executor(crate::seccomp::Seccomp::for_bundle(bundle)?)
         .as_init(bundle)
         .with_systemd(false)
         .with_detach(true)
