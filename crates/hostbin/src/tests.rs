@@ -10,6 +10,19 @@ fn have_cc() -> bool {
     kiln_util::host::require(&["cc"], &[], INSTALL)
 }
 
+/// The `$ORIGIN` fixture built in a fresh temporary directory (kept alive by the first
+/// value): its canonical path and the program; `None` (a skip) without a C compiler,
+/// which fails under CI.
+fn rpath_fixture() -> Option<(tempfile::TempDir, std::path::PathBuf, std::path::PathBuf)> {
+    if !have_cc() {
+        return None;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().canonicalize().unwrap();
+    let app = fixture(&dir, true);
+    Some((tmp, dir, app))
+}
+
 fn cc(dir: &Path, args: &[&str]) {
     let out = Command::new("cc").current_dir(dir).args(args).output().expect("running cc");
     assert!(out.status.success(), "cc {args:?}: {}", String::from_utf8_lossy(&out.stderr));
@@ -77,12 +90,7 @@ fn interpreter(binary: &Path) -> String {
 
 #[test]
 fn closure_has_loader_libc_and_origin_library_with_symlinks_kept() {
-    if !have_cc() {
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().canonicalize().unwrap();
-    let app = fixture(&dir, true);
+    let Some((_tmp, dir, app)) = rpath_fixture() else { return };
     let mut c = Closure::new();
     c.add(&app).unwrap();
     let entries = map(&c);
@@ -162,12 +170,7 @@ fn rpath_is_inherited_but_runpath_is_not() {
 
 #[test]
 fn a_missing_library_names_the_binary_the_library_and_the_dirs() {
-    if !have_cc() {
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().canonicalize().unwrap();
-    let app = fixture(&dir, true);
+    let Some((_tmp, dir, app)) = rpath_fixture() else { return };
     std::fs::remove_file(dir.join("bin/lib/libfix.so.1")).unwrap();
     let err = Closure::new().add(&app).unwrap_err();
     let text = err.to_string();
@@ -221,12 +224,7 @@ fn explicit_symlinks_conflict_with_files_only_when_they_differ() {
 
 #[test]
 fn insert_into_makes_parents_and_never_replaces() {
-    if !have_cc() {
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().canonicalize().unwrap();
-    let app = fixture(&dir, true);
+    let Some((_tmp, dir, app)) = rpath_fixture() else { return };
     let mut c = Closure::new();
     c.add(&app).unwrap().add_symlink("/usr/sbin/app", &s(&app)).unwrap();
 

@@ -193,10 +193,3 @@ fn same_input_same_bytes() {
     assert_eq!(bounding, sorted);
     assert!(first.ends_with(b"}\n"));
 }
-
-#[test]
-#[ignore = "prints a config.json to look at: cargo test -p kiln-image print_config -- --ignored --nocapture"]
-fn print_config() {
-    let c = spec("memory = \"16m\"\ncpus = 0.5\npids = 64\nports = [\"8080:80\"]\nvolumes = [{ type = \"tmpfs\", target = \"/www\", size = \"1m\" }]");
-    print!("{}", String::from_utf8(config_json(&c, &img(&image())).unwrap()).unwrap());
-}
