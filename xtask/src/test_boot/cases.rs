@@ -268,6 +268,12 @@ pub fn cases(minimal: &Artifacts, demo: &Artifacts, variants: &[std::path::PathB
     out
 }
 
+/// Whether a script's last step (the `Never`s aside) ends the machine (`Step::Exit`).
+#[cfg(test)]
+pub(super) fn ends_the_machine(steps: &[Step]) -> bool {
+    matches!(steps.iter().rev().find(|s| !matches!(s, Step::Never(_))), Some(Step::Exit { .. }))
+}
+
 /// Fails when a step expects text that the step itself types: the console echoes what
 /// is typed, so such a check could never fail.
 #[cfg(test)]

@@ -248,7 +248,7 @@ mod tests {
         for (run, format) in [(RunMode::Console, "layout"), (RunMode::Service, "archive")] {
             let s = steps(run, program_ids(format));
             assert!(s.contains(&Step::Never("Kernel panic".into())));
-            assert!(matches!(s.iter().rev().find(|s| !matches!(s, Step::Never(_))), Some(Step::Exit { .. })));
+            assert!(super::super::cases::ends_the_machine(&s));
             super::super::cases::assert_expects_no_typed_text(format, &s);
         }
     }
