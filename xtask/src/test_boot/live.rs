@@ -279,7 +279,7 @@ mod tests {
         let all = [live_steps(), live_oci_steps(), persist_write_steps(), persist_kept_steps(), persist_gone_steps(), ram_steps(), rescue_steps("x")];
         for s in &all {
             super::super::cases::assert_expects_no_typed_text("live", s);
-            assert!(super::super::cases::ends_the_machine(&s));
+            assert!(super::super::cases::ends_the_machine(s));
             assert!(s.contains(&Step::Never("Kernel panic".into())));
         }
     }
