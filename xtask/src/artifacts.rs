@@ -68,7 +68,8 @@ pub fn build_spec_with(ctx: &Ctx, spec: ImageSpec, iso: bool, extra: &root::Extr
         bail!("invalid image name {:?}: a-z, 0-9, - and _, at most 64", spec.name);
     }
     crate::doctor::require_host_tools(ctx)?;
-    let live_oci = spec.rootfs.oci.clone().filter(|_| spec.rootfs.mode == RootMode::Live);
+    let spec = crate::registry::fetch(ctx, spec, ctx.update_locks)?;
+    let live_oci = spec.rootfs.oci.as_ref().map(|o| o.path().map(Path::to_owned)).transpose().map_err(anyhow::Error::msg)?.filter(|_| spec.rootfs.mode == RootMode::Live);
     let mut progress = Progress { done: 0, total: 6 + usize::from(iso) + usize::from(live_oci.is_some()) };
     if let Some(oci) = &live_oci {
         progress.step("container-native ISO contract");

@@ -51,6 +51,7 @@ fn image_path(ctx: &Ctx, spec: &ImageSpec, image: &ImageRef, bb: &Path) -> Resul
     match image {
         ImageRef::Path(p) => Ok(p.clone()),
         ImageRef::Builtin(_) => builtin_busybox(ctx, spec, bb),
+        ImageRef::Registry(_) => Ok(image.path().map_err(anyhow::Error::msg)?.to_owned()),
     }
 }
 
@@ -69,6 +70,7 @@ pub fn add_key(key: &mut Key, spec: &ImageSpec, parts: &Parts) -> Result<()> {
             ImageRef::Builtin(name) => {
                 key.add(name.as_str());
             }
+            ImageRef::Registry(_) => anyhow::bail!("{}: not pulled before the build", c.image),
         }
     }
     key.add_file(parts.ctr.context("kiln-ctr was not built")?)?;

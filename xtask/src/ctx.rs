@@ -16,6 +16,8 @@ pub struct Ctx {
     pub cache: PathBuf,
     pub epoch: u64,
     pub jobs: usize,
+    /// Resolve the spec's registry tags again and rewrite its lock file (`iso --update`).
+    pub update_locks: bool,
 }
 
 impl Ctx {
@@ -28,7 +30,7 @@ impl Ctx {
             .unwrap_or_else(|| root.join("target/kiln-cache"));
         let epoch = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_EPOCH);
         let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        Ctx { out: root.join("out"), root, cache, epoch, jobs }
+        Ctx { out: root.join("out"), root, cache, epoch, jobs, update_locks: false }
     }
 
     /// KVM when it really works, else TCG; probed once per host boot (see `kiln_vm::probe_kvm_memo`).

@@ -4,19 +4,22 @@ use crate::artifacts::{self, human};
 use crate::ctx::Ctx;
 use crate::ImageArg;
 use anyhow::{bail, Context, Result};
+use kiln_image::containers::ImageRef;
 use kiln_image::{ImageSpec, RootMode};
-use std::path::PathBuf;
+use kiln_registry::Reference;
 
 #[derive(clap::Args, Clone)]
 pub struct Args {
     #[command(flatten)]
     pub image: ImageArg,
     /// Use this container image as the root file system instead of the --image spec's
-    /// own (an OCI layout directory, an oci-archive, or a `docker save` tarball). The
-    /// --image spec still gives kernel, [init] and ISO settings; the ISO goes to
+    /// own: an OCI layout directory, an oci-archive, a `docker save` tarball, or a
+    /// registry reference (docker://HOST[:PORT]/NAME[:TAG][@sha256:DIGEST], pulled into
+    /// the cache; a tag is resolved on each build, pin it with @sha256:...). The --image
+    /// spec still gives kernel, [init] and ISO settings; the ISO goes to
     /// out/IMAGE-oci.iso (out/minimal-oci.iso by default)
-    #[arg(long, value_name = "PATH")]
-    pub from_oci: Option<PathBuf>,
+    #[arg(long, value_name = "PATH|REF")]
+    pub from_oci: Option<String>,
     /// With --from-oci: the platform to take from a multi-platform image
     #[arg(long, requires = "from_oci", value_name = "OS/ARCH[/VARIANT]", default_value = "linux/amd64")]
     pub platform: String,
@@ -25,10 +28,15 @@ pub struct Args {
     /// The outputs are named IMAGE-live (IMAGE-oci-live with --from-oci)
     #[arg(long)]
     pub live: bool,
+    /// Resolve the spec's registry tags again and record the digests in its lock file
+    /// (images/IMAGE.lock); without it, locked tags stay at their digests
+    #[arg(long)]
+    pub update: bool,
 }
 
 pub fn run(args: &Args) -> Result<()> {
-    let ctx = Ctx::new();
+    let mut ctx = Ctx::new();
+    ctx.update_locks = args.update;
     let a = artifacts::build_spec(&ctx, spec(&ctx, args)?, true)?;
     let iso = a.iso.expect("iso requested");
     let size = std::fs::metadata(&iso)?.len();
@@ -41,10 +49,16 @@ pub fn run(args: &Args) -> Result<()> {
 /// (and then named IMAGE-oci, so its outputs never replace the spec's own).
 fn spec(ctx: &Ctx, args: &Args) -> Result<ImageSpec> {
     let mut spec = ImageSpec::load(&ctx.root, &args.image.image)?;
-    if let Some(path) = &args.from_oci {
-        let full = std::fs::canonicalize(path).with_context(|| format!("--from-oci {}", path.display()))?;
-        spec.rootfs.oci = Some(full);
+    if let Some(source) = &args.from_oci {
         spec.rootfs.platform = args.platform.parse().map_err(|e| anyhow::anyhow!("--platform {}: {e}", args.platform))?;
+        let path = if Reference::is_reference(source) {
+            let r = Reference::parse(source).map_err(|e| anyhow::anyhow!("--from-oci {e}"))?;
+            // Not the spec's image: no lock file (the output says how to pin a tag).
+            crate::registry::pull(ctx, &crate::registry::client()?, None, &r, &spec.rootfs.platform, false).with_context(|| format!("--from-oci {source}"))?
+        } else {
+            std::fs::canonicalize(source).with_context(|| format!("--from-oci {source}"))?
+        };
+        spec.rootfs.oci = Some(ImageRef::Path(path));
         spec.name = oci_name(&spec.name);
         if !kiln_image::valid_name(&spec.name) {
             bail!("--image {} is too long a name to add -oci to", args.image.image);
@@ -93,7 +107,7 @@ mod tests {
         let cli = Cli::try_parse_from(["iso", "--from-oci", tar.to_str().unwrap(), "--platform", "linux/arm64/v8"]).unwrap();
         let s = spec(&Ctx::new(), &cli.args).unwrap();
         assert_eq!(s.name, "minimal-oci");
-        assert_eq!(s.rootfs.oci, Some(std::fs::canonicalize(&tar).unwrap()));
+        assert_eq!(s.rootfs.oci, Some(ImageRef::Path(std::fs::canonicalize(&tar).unwrap())));
         assert_eq!(s.rootfs.platform.to_string(), "linux/arm64/v8");
         assert_eq!(Ctx::new().iso_path(&s.name).file_name().unwrap(), "minimal-oci.iso");
         let cli = Cli::try_parse_from(["iso", "--image", "demo"]).unwrap();

@@ -12,6 +12,7 @@ mod iso;
 mod live;
 mod oci;
 mod qemu;
+mod registry;
 mod repro;
 mod root;
 mod size;

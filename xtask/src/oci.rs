@@ -9,6 +9,12 @@ use kiln_build::cache::Key;
 use kiln_image::{ImageSpec, OciInputs, RootMode};
 use std::path::Path;
 
+/// The local path of the spec's root image, if it has one (registry images are pulled
+/// by then: `registry::fetch`).
+pub fn root_image(spec: &ImageSpec) -> Result<Option<&Path>> {
+    spec.rootfs.oci.as_ref().map(|o| o.path()).transpose().map_err(anyhow::Error::msg)
+}
+
 /// What the merged tree depends on besides the build tool: the input's bytes and the
 /// settings that shape the tree.
 pub fn add_key(key: &mut Key, spec: &ImageSpec, oci: &Path, bb: &Path, init: &Path) -> Result<()> {

@@ -37,7 +37,7 @@ pub struct Extra {
 /// format version), the root's inputs, the epoch and this build tool.
 pub fn key(ctx: &Ctx, spec: &ImageSpec, parts: &Parts, what: &str) -> Result<Key> {
     let mut key = Key::new(what);
-    match &spec.rootfs.oci {
+    match crate::oci::root_image(spec)? {
         Some(oci) => crate::oci::add_key(&mut key, spec, oci, parts.busybox, parts.init)?,
         None => {
             key.add("kiln-root").add_file(parts.busybox)?.add_file(parts.init)?.add(spec.init_config().render());
@@ -52,7 +52,7 @@ pub fn key(ctx: &Ctx, spec: &ImageSpec, parts: &Parts, what: &str) -> Result<Key
 /// The root tree: Kiln's own (BusyBox, kiln-init, init.conf), or the container image's
 /// merged with kiln-init; then the containers of a container OS.
 pub fn tree(ctx: &Ctx, spec: &ImageSpec, parts: &Parts) -> Result<kiln_initramfs::Tree> {
-    let mut tree = match &spec.rootfs.oci {
+    let mut tree = match crate::oci::root_image(spec)? {
         Some(oci) => crate::oci::tree(ctx, spec, oci, parts.busybox, parts.init)?,
         None => {
             let applets = busybox::applets(parts.busybox)?;

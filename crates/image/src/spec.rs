@@ -75,10 +75,11 @@ impl BusyboxBase {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct RootfsSpec {
-    /// An OCI layout directory, an `oci-archive` or a `docker save` tarball. Relative
-    /// to the spec's directory (`load` makes it absolute) or absolute.
-    #[serde(default)]
-    pub oci: Option<PathBuf>,
+    /// An OCI layout directory, an `oci-archive` or a `docker save` tarball (relative
+    /// to the spec's directory, `load` makes it absolute, or absolute), or a registry
+    /// reference (`docker://...`, pulled by the build tool, pinned in `NAME.lock`).
+    #[serde(default, deserialize_with = "de_rootfs_image")]
+    pub oci: Option<crate::containers::ImageRef>,
     /// The platform to take from a multi-platform image (`os/arch[/variant]`).
     #[serde(default = "default_platform", deserialize_with = "de_platform")]
     pub platform: kiln_oci::Platform,
@@ -145,6 +146,16 @@ fn default_max_initramfs() -> u64 {
 
 fn default_platform() -> kiln_oci::Platform {
     kiln_oci::Platform::default()
+}
+
+/// `rootfs.oci`: a path or a registry reference (the built-in images are containers').
+fn de_rootfs_image<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<crate::containers::ImageRef>, D::Error> {
+    use crate::containers::ImageRef;
+    let s = String::deserialize(d)?;
+    if s.starts_with("kiln:") {
+        return Err(serde::de::Error::custom("rootfs.oci takes a path or a docker:// reference (kiln: images are for [[containers]])"));
+    }
+    s.parse::<ImageRef>().map(Some).map_err(serde::de::Error::custom)
 }
 
 pub(crate) fn de_platform<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<kiln_oci::Platform, D::Error> {
@@ -282,13 +293,13 @@ impl ImageSpec {
         check_name_key(&rel, &text, &spec.name, name)?;
         spec.check_files(root, &rel)?;
         let mut spec = ImageSpec { path, ..spec };
-        if let Some(oci) = &spec.rootfs.oci {
+        if let Some(crate::containers::ImageRef::Path(oci)) = &spec.rootfs.oci {
             let dir = spec.path.parent().unwrap_or(root);
             let full = dir.join(oci);
             if !full.exists() {
                 return Err(Error::Spec { path: rel, message: format!("rootfs.oci: no file or directory {}", full.display()) });
             }
-            spec.rootfs.oci = Some(full);
+            spec.rootfs.oci = Some(crate::containers::ImageRef::Path(full));
         }
         let dir = spec.path.parent().unwrap_or(root).to_owned();
         for c in &mut spec.containers {

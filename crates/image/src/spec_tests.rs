@@ -1,4 +1,5 @@
 use super::*;
+use crate::containers::ImageRef;
 use kiln_init::policy::Restart;
 
 const MINIMAL: &str = r#"
@@ -180,11 +181,14 @@ fn rootfs_defaults_to_kiln_own() {
 fn rootfs_oci_keys_parse() {
     let text = format!("{MINIMAL}[rootfs]\noci = \"img.tar\"\nplatform = \"linux/arm64/v8\"\nbusybox = true\nrun = \"service\"\nmax_initramfs_bytes = 1000\n");
     let s = ImageSpec::parse("i.toml", &text).unwrap();
-    assert_eq!(s.rootfs.oci.as_deref(), Some(Path::new("img.tar")));
+    assert_eq!(s.rootfs.oci, Some(ImageRef::Path("img.tar".into())));
     assert_eq!(s.rootfs.platform.to_string(), "linux/arm64/v8");
     assert!(s.rootfs.busybox);
     assert_eq!(s.rootfs.run, RunMode::Service);
     assert_eq!(s.rootfs.max_initramfs_bytes, 1000);
+    let reg = format!("{MINIMAL}[rootfs]\noci = \"docker://127.0.0.1:5000/app:1\"\n");
+    let s = ImageSpec::parse("i.toml", &reg).unwrap();
+    assert_eq!(s.rootfs.oci.unwrap().to_string(), "docker://127.0.0.1:5000/app:1");
     let none = format!("{MINIMAL}[rootfs]\nrun = \"none\"\n");
     assert_eq!(ImageSpec::parse("i.toml", &none).unwrap().rootfs.run, RunMode::None);
 }
@@ -197,6 +201,8 @@ fn bad_rootfs_values_name_line_and_key() {
         ("busybox = \"yes\"", "busybox"),
         ("max_initramfs_bytes = 0", "rootfs.max_initramfs_bytes"),
         ("ocii = \"x\"", "ocii"),
+        ("oci = \"kiln:busybox\"", "kiln: images are for [[containers]]"),
+        ("oci = \"docker://Bad/app\"", "lowercase"),
     ] {
         let text = format!("{MINIMAL}[rootfs]\n{bad}\n");
         let e = ImageSpec::parse("images/t.toml", &text).unwrap_err().to_string();
@@ -222,7 +228,7 @@ fn rootfs_oci_is_relative_to_the_spec_and_must_exist() {
     assert!(e.contains("images/box.toml: rootfs.oci: no file or directory") && e.contains("oci/img.tar"), "{e}");
     std::fs::write(root.join("images/oci/img.tar"), b"").unwrap();
     let s = ImageSpec::load(root, "box").unwrap();
-    assert_eq!(s.rootfs.oci, Some(root.join("images/oci/img.tar")));
+    assert_eq!(s.rootfs.oci, Some(ImageRef::Path(root.join("images/oci/img.tar"))));
 }
 
 #[test]

@@ -196,7 +196,7 @@ pub fn build(ctx: &Ctx, minimal: &Artifacts) -> Result<Artifacts> {
     let layout = dracut_layout(ctx)?;
     let mut spec = minimal.spec.clone();
     spec.name = "debian-dracut".into();
-    spec.rootfs.oci = Some(layout);
+    spec.rootfs.oci = Some(kiln_image::containers::ImageRef::Path(layout));
     spec.rootfs.mode = kiln_image::RootMode::Live;
     let started = std::time::Instant::now();
     let a = artifacts::build_spec(ctx, spec, true).context("building the contract fixture's ISO")?;

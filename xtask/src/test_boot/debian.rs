@@ -132,7 +132,7 @@ pub fn build(ctx: &Ctx, minimal: &Artifacts) -> Result<Artifacts> {
     let layout = layout(ctx, &root)?;
     let mut spec = minimal.spec.clone();
     spec.name = format!("debian-{SUITE}");
-    spec.rootfs.oci = Some(layout);
+    spec.rootfs.oci = Some(kiln_image::containers::ImageRef::Path(layout));
     spec.rootfs.run = RunMode::None;
     spec.rootfs.busybox = false;
     spec.rootfs.max_initramfs_bytes = MAX_INITRAMFS_BYTES;
@@ -157,7 +157,7 @@ pub fn build_live(ctx: &Ctx, minimal: &Artifacts) -> Result<Artifacts> {
     let mut spec = minimal.spec.clone();
     spec.name = format!("debian-{SUITE}-live");
     spec.iso.label = "KILN_DEBIAN".into();
-    spec.rootfs.oci = Some(layout);
+    spec.rootfs.oci = Some(kiln_image::containers::ImageRef::Path(layout));
     spec.rootfs.run = RunMode::None;
     spec.rootfs.busybox = false;
     spec.rootfs.mode = kiln_image::RootMode::Live;

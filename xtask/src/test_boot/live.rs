@@ -103,7 +103,7 @@ pub fn build_checks(ctx: &Ctx, oci_built: &[oci::Built], b: &Built) -> Result<Ve
     kiln_oci::fixtures::write_dir(&dir, &kiln_oci::fixtures::oci_layout_files(&image, "kiln/no-vmlinuz:1"))?;
     let mut spec = b.live.spec.clone();
     spec.name = "live-no-vmlinuz".into();
-    spec.rootfs.oci = Some(dir);
+    spec.rootfs.oci = Some(kiln_image::containers::ImageRef::Path(dir));
     let missing = match artifacts::build_spec(ctx, spec, true) {
         Ok(_) => (BUILD_CHECKS[1], false, vec!["an initramfs.img without vmlinuz was built".to_string()]),
         Err(e) => {

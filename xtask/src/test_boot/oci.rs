@@ -123,7 +123,7 @@ pub fn build(ctx: &Ctx, minimal: &Artifacts) -> Result<Vec<Built>> {
         let path = write_fixture(&dir, format, &fixture(&busybox, fixture_user(format)))?;
         let mut spec = minimal.spec.clone();
         spec.name = format!("oci-{format}");
-        spec.rootfs.oci = Some(path);
+        spec.rootfs.oci = Some(kiln_image::containers::ImageRef::Path(path));
         if format == "archive" {
             spec.rootfs.run = RunMode::Service;
             spec.rootfs.busybox = true;

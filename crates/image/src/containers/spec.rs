@@ -72,6 +72,21 @@ pub enum ImageRef {
     Path(PathBuf),
     /// An image Kiln makes itself: the name after `kiln:` (one of [`BUILTIN_IMAGES`]).
     Builtin(String),
+    /// An image in a registry (`docker://HOST[:PORT]/NAME[:TAG][@sha256:DIGEST]`): the
+    /// build tool pulls it (pinned by the spec's lock file) and puts the pulled OCI
+    /// layout's `Path` here before anything reads it.
+    Registry(kiln_registry::Reference),
+}
+
+impl ImageRef {
+    /// The local image: a path (a registry image once pulled). A registry reference
+    /// not yet pulled is a bug in the caller: it names itself in the error.
+    pub fn path(&self) -> Result<&std::path::Path, String> {
+        match self {
+            ImageRef::Path(p) => Ok(p),
+            other => Err(format!("{other}: not a local image (registry images are pulled before the build reads them)")),
+        }
+    }
 }
 
 /// The built-in images (`kiln:NAME`): `busybox` is Kiln's static BusyBox.
@@ -82,6 +97,7 @@ impl fmt::Display for ImageRef {
         match self {
             ImageRef::Path(p) => write!(f, "{}", p.display()),
             ImageRef::Builtin(n) => write!(f, "kiln:{n}"),
+            ImageRef::Registry(r) => write!(f, "{r}"),
         }
     }
 }
@@ -96,8 +112,11 @@ impl std::str::FromStr for ImageRef {
             let known: Vec<String> = BUILTIN_IMAGES.iter().map(|n| format!("kiln:{n}")).collect();
             return Err(format!("unknown built-in image {s:?}; built-in: {}", known.join(", ")));
         }
+        if kiln_registry::Reference::is_reference(s) {
+            return kiln_registry::Reference::parse(s).map(ImageRef::Registry);
+        }
         if s.trim().is_empty() {
-            return Err("empty image; give a path (OCI layout, oci-archive, docker save) or kiln:busybox".into());
+            return Err("empty image; give a path (OCI layout, oci-archive, docker save), a registry reference (docker://HOST/NAME:TAG) or kiln:busybox".into());
         }
         Ok(ImageRef::Path(PathBuf::from(s)))
     }

@@ -70,6 +70,9 @@ fn every_key_and_the_defaults() {
     let t = &s.containers[1];
     assert_eq!(t.image, ImageRef::Builtin("busybox".into()));
     assert_eq!(t.image.to_string(), "kiln:busybox");
+    let r: ImageRef = "docker://127.0.0.1:5000/kiln/app:1".parse().unwrap();
+    assert!(matches!(&r, ImageRef::Registry(x) if x.tag.as_deref() == Some("1")) && r.path().is_err());
+    assert!("docker://UPPER/x".parse::<ImageRef>().unwrap_err().contains("lowercase"));
     assert_eq!(t.platform, kiln_oci::Platform::default());
     assert_eq!((t.entrypoint.clone(), t.command.clone(), t.env.len(), t.workdir.clone(), t.user), (None, None, 0, None, None));
     assert_eq!((t.ports.len(), t.volumes.len(), t.restart, t.stop_timeout), (0, 0, Restart::No, 10));
