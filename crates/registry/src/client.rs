@@ -204,7 +204,10 @@ impl Client {
                 return Err(self.refused(r, status, what));
             }
             if !(200..300).contains(&status) {
-                let detail = error_detail(resp);
+                let detail = match error_detail(resp) {
+                    d if d.is_empty() && status == 404 => ": not found (check the repository name and the tag or digest)".into(),
+                    d => d,
+                };
                 return Err(Error::Status { what: what.into(), url: url.into(), status, detail });
             }
             return Ok(resp);

@@ -73,6 +73,17 @@ fn pull_by_tag_then_by_digest_then_from_the_cache_alone() {
 }
 
 #[test]
+fn unknown_names_and_tags_say_not_found() {
+    let reg = TestRegistry::start(None).unwrap();
+    push(&reg, &image("x", "linux/amd64"), "kiln/app:1");
+    for name in ["kiln/app:2", "kiln/nosuch:1"] {
+        let r = Reference::parse(&reg.reference(name)).unwrap();
+        let e = client().resolve(&r).unwrap_err().to_string();
+        assert!(e.contains("404") && e.contains("not found"), "{name}: {e}");
+    }
+}
+
+#[test]
 fn a_multi_platform_index_gives_the_platform_asked_for() {
     let reg = TestRegistry::start(None).unwrap();
     let (amd, arm) = (image("amd64 here", "linux/amd64"), image("arm64 here", "linux/arm64/v8"));

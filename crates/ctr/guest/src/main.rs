@@ -9,6 +9,7 @@ mod daemon;
 mod exec;
 mod host;
 mod netns;
+mod pull;
 mod seccomp;
 mod shim;
 
@@ -53,6 +54,13 @@ enum Cmd {
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         cmd: Vec<String>,
     },
+    /// Pull an image from a registry (docker://HOST[:PORT]/NAME[:TAG][@sha256:DIGEST])
+    /// into the cache on /var.
+    Pull {
+        #[command(flatten)]
+        opts: pull::PullOpts,
+        reference: String,
+    },
     /// The manifest entry, state, addresses and config.json facts of a container, as JSON.
     Inspect { name: String },
     /// (internal, `cargo xtask bench --runtimes`) Time RUNS full runs of a container:
@@ -84,6 +92,7 @@ fn main() -> ExitCode {
         Cmd::Logs { follow, name } => cli::logs(&name, follow),
         Cmd::Exec { tty, name, cmd } => exec::run(&name, tty, cmd),
         Cmd::Inspect { name } => cli::inspect(&name),
+        Cmd::Pull { opts, reference } => pull::pull(&reference, &opts).map(|_| 0),
         Cmd::BenchRun { label, runs, warmup, bundle, cmd } => {
             let target = match bundle {
                 Some(b) => bench::Target::Bundle(b),
