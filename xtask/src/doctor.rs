@@ -23,8 +23,8 @@ pub fn run() -> Result<()> {
     for p in &pkgs {
         let gone = missing.iter().find(|(m, _)| m.name == p.name).map(|(_, g)| g.join(", "));
         match gone {
-            None => println!("ok       {:<20} {}", p.name, p.why),
-            Some(g) => println!("MISSING  {:<20} {} (no {g})", p.name, p.why),
+            None => println!("ok       {:<28} {}{}", p.name, if p.tests { "(tests) " } else { "" }, p.why),
+            Some(g) => println!("MISSING  {:<28} {}{} (no {g})", p.name, if p.tests { "(tests) " } else { "" }, p.why),
         }
     }
     if !missing.is_empty() {
@@ -34,9 +34,10 @@ pub fn run() -> Result<()> {
     Ok(())
 }
 
-/// Fails naming each missing tool and the apt package that provides it.
+/// Fails naming each missing tool a build needs and the apt package that provides it
+/// (packages marked `tests = true` are the tests' and benchmarks' to require).
 pub fn require_host_tools(ctx: &Ctx) -> Result<()> {
-    let pkgs = packages(ctx)?;
+    let pkgs: Vec<HostPackage> = packages(ctx)?.into_iter().filter(|p| !p.tests).collect();
     let missing = host::missing(&pkgs, present);
     if missing.is_empty() {
         return Ok(());

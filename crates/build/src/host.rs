@@ -10,6 +10,10 @@ pub struct HostPackage {
     pub name: String,
     pub provides: Vec<String>,
     pub why: String,
+    /// Needed only by tests and benchmarks (`tests = true`): `deps` installs it and
+    /// `doctor` checks it, but a build does not require it.
+    #[serde(default)]
+    pub tests: bool,
 }
 
 #[derive(Deserialize)]
