@@ -41,6 +41,9 @@ pub fn key(ctx: &Ctx, spec: &ImageSpec, parts: &Parts, what: &str) -> Result<Key
         Some(oci) => crate::oci::add_key(&mut key, spec, oci, parts.busybox, parts.init)?,
         None => {
             key.add("kiln-root").add_file(parts.busybox)?.add_file(parts.init)?.add(spec.init_config().render());
+            if !spec.network.dhcp.is_empty() {
+                key.add(kiln_image::network::script());
+            }
         }
     }
     crate::containers::add_key(&mut key, spec, parts)?;
@@ -57,7 +60,9 @@ pub fn tree(ctx: &Ctx, spec: &ImageSpec, parts: &Parts) -> Result<kiln_initramfs
         None => {
             let applets = busybox::applets(parts.busybox)?;
             let init_conf = spec.init_config().render();
-            kiln_image::rootfs(&RootfsInputs { busybox: parts.busybox, applets: &applets, init: parts.init, init_conf })?
+            let mut tree = kiln_image::rootfs(&RootfsInputs { busybox: parts.busybox, applets: &applets, init: parts.init, init_conf })?;
+            spec.network.add(&mut tree, &applets, &spec.path.display().to_string())?;
+            tree
         }
     };
     crate::containers::add(ctx, spec, parts, &mut tree)?;

@@ -5,6 +5,7 @@ mod cases;
 mod containers;
 pub mod contract;
 mod debian;
+mod host_http;
 mod live;
 mod oci;
 
@@ -101,9 +102,11 @@ pub fn run(args: &Args) -> Result<()> {
             println!("     {}", l.replace('\n', "\n     "));
         }
     }
-    for case in &selected {
+    for case in selected {
         let log = log_dir.join(format!("{}.log", case.name));
         let r = kiln_vm::run_script(&case.name, &case.machine, &case.steps, &log);
+        // The case's host-side server stops as soon as its machine is gone.
+        drop(case.host);
         let boot = match (r.boot_seconds, r.guest_uptime) {
             (Some(b), Some(g)) => format!(" (marker after {b:.1}s; guest uptime {g:.2}s)"),
             (Some(b), None) => format!(" (marker after {b:.1}s)"),

@@ -1,10 +1,11 @@
 //! What an image is: `images/NAME.toml` (kernel fragments and command line, BusyBox,
-//! init configuration, ISO settings), and the root file system built from it.
+//! init configuration, network, ISO settings), and the root file system built from it.
 
 pub mod containers;
 pub mod contract;
 pub mod iso_yaml;
 mod live;
+pub mod network;
 mod oci_rootfs;
 mod oci_user;
 mod rootfs;

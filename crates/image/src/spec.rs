@@ -24,6 +24,9 @@ pub struct ImageSpec {
     /// [`crate::containers`]).
     #[serde(default)]
     pub containers: Vec<crate::containers::ContainerSpec>,
+    /// `[network]`: the guest's interfaces configured at boot (see [`crate::network`]).
+    #[serde(default)]
+    pub network: crate::network::NetworkSpec,
     /// The file this spec was read from.
     #[serde(skip)]
     pub path: PathBuf,
@@ -345,6 +348,7 @@ impl ImageSpec {
             }
         }
         crate::containers::check(&spec.containers, text).map_err(err)?;
+        spec.network.check(spec.rootfs.oci.is_none(), &spec.init.services).map_err(err)?;
         // Every value was checked while it was read; this also proves that the
         // init.conf written from it reads back the same.
         spec.init.check().map_err(|e| err(format!("init: {e}")))?;
@@ -408,10 +412,13 @@ impl ImageSpec {
     }
 
     /// The init configuration, as kiln-init reads it from `/etc/kiln/init.conf`.
-    /// With `[[containers]]`, kiln-init also supervises `kiln-ctr daemon` (service
-    /// [`CTR_SERVICE`]), giving it time to stop every container in turn at shutdown.
+    /// With `[network] dhcp`, kiln-init also supervises a DHCP client per interface
+    /// (before the spec's own services). With `[[containers]]`, it also supervises
+    /// `kiln-ctr daemon` (service [`CTR_SERVICE`]), giving it time to stop every
+    /// container in turn at shutdown.
     pub fn init_config(&self) -> Config {
         let mut config = self.init.clone();
+        config.services.splice(0..0, self.network.services());
         if !self.containers.is_empty() {
             let stops: u32 = self.containers.iter().map(|c| c.stop_timeout).sum();
             config.services.push(kiln_init::config::Service {

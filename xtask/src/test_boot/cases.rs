@@ -11,6 +11,9 @@ pub struct Case {
     pub name: String,
     pub machine: Machine,
     pub steps: Vec<Step>,
+    /// A server on the host the guest reaches (its port and body are in `steps`);
+    /// it stops when the case is dropped, right after it ran.
+    pub host: Option<super::host_http::HostHttp>,
 }
 
 fn secs(s: u64) -> Duration {
@@ -237,7 +240,7 @@ pub fn cases(minimal: &Artifacts, demo: &Artifacts, variants: &[std::path::PathB
     let demo_iso = demo.iso.clone().expect("test-boot builds the iso");
     let steps = shell_steps(&minimal.linux_version);
     let mut out = Vec::new();
-    let mut add = |name: &str, fw, boot, steps: Vec<Step>| out.push(Case { name: name.into(), machine: machine(fw, boot, accel), steps });
+    let mut add = |name: &str, fw, boot, steps: Vec<Step>| out.push(Case { name: name.into(), machine: machine(fw, boot, accel), steps, host: None });
     add("direct-kernel", Firmware::SeaBios, direct(minimal, ""), steps.clone());
     add("seabios-cd", Firmware::SeaBios, Boot::Cdrom(iso.clone()), steps.clone());
     add("seabios-disk", Firmware::SeaBios, Boot::Disk(iso.clone()), steps.clone());

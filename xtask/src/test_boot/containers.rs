@@ -4,6 +4,7 @@
 //! the kernel or kiln-ctr), never the echo of what it types.
 
 use super::cases::{boot, cmd, machine, never, Case};
+use super::host_http::HostHttp;
 use super::live::cell;
 use crate::artifacts::{self, Artifacts};
 use crate::ctx::Ctx;
@@ -31,17 +32,27 @@ pub fn build(ctx: &Ctx) -> Result<Artifacts> {
     artifacts::build(ctx, IMAGE, true).context("building images/container.toml")
 }
 
+/// Each case gets its own host-side HTTP server (a free port on 127.0.0.1, a body no
+/// one typed) for the guest to fetch through its DHCP-configured uplink.
 pub fn cases(a: &Artifacts, accel: Accel) -> Result<Vec<Case>> {
     let iso = a.iso.clone().context("built with an ISO")?;
-    Ok(CELLS
+    CELLS
         .iter()
         .map(|c| {
             let (fw, medium) = cell(c, &iso);
             let mut m = machine(fw, medium, accel);
             m.memory_mib = Some(MEMORY_MIB);
-            Case { name: format!("container-{c}"), machine: m, steps: steps() }
+            let host = HostHttp::start(host_body())?;
+            Ok(Case { name: format!("container-{c}"), machine: m, steps: steps(host.port, &host.body), host: Some(host) })
         })
-        .collect())
+        .collect()
+}
+
+/// A body the guest can only print by fetching it: a random number (std's randomly
+/// seeded hasher), so no earlier run's output can match either.
+fn host_body() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    format!("kiln-host-{}", std::collections::hash_map::RandomState::new().build_hasher().finish())
 }
 
 /// A command that may take a while (a container starting again after a back-off).
@@ -54,8 +65,23 @@ const FIELD: &str = "field() { kiln-ctr list | awk -v n=\"$1\" -v f=\"$2\" '$1 =
 /// Waits (up to 60 s) until a container's state is the given word.
 const UNTIL: &str = "until_state() { i=0; while [ \"$(field $1 2)\" != \"$2\" ] && [ $i -lt 60 ]; do sleep 1; i=$((i+1)); done; }";
 
-fn steps() -> Vec<Step> {
+/// The uplink: eth0 configured by DHCP from QEMU's user-mode network (no `-nic`
+/// option: QEMU's default NIC), with a default route and DNS server, reaching the
+/// host's loopback, where `body` is served on `port`.
+fn uplink_steps(port: u16, body: &str) -> Vec<Step> {
+    vec![
+        // Waits (up to 60 s) for the lease script's default route.
+        slow("i=0; until ip -4 route show default | grep -q via || [ $i -ge 60 ]; do sleep 1; i=$((i+1)); done; echo eth0=$(ip -4 -o addr show eth0 | awk '{ print $4 }')", &["eth0=10.0.2.15/24"]),
+        cmd("echo default=$(ip -4 route show default | awk '{ print $3, $5 }') dns=$(awk '$1 == \"nameserver\" { print $2 }' /etc/resolv.conf)", &["default=10.0.2.2 eth0 dns=10.0.2.3"]),
+        // udhcpc's own account, and the lease script's line with the uptime it took.
+        cmd("grep -h -e obtained -e '^bound:' /var/log/dhcp-eth0.log", &["lease of 10.0.2.15 obtained", "bound: eth0 10.0.2.15/24 router 10.0.2.2"]),
+        cmd(&format!("echo host-says=$(wget -q -O- http://10.0.2.2:{port}/)"), &[&format!("host-says={body}")]),
+    ]
+}
+
+fn steps(port: u16, body: &str) -> Vec<Step> {
     let mut s = boot();
+    s.extend(uplink_steps(port, body));
     s.push(cmd(&format!("{FIELD}; {UNTIL}; echo defined=$((1+1))"), &["defined=2"]));
     s.extend([
         // Both long-running containers come up with an address on the bridge.
@@ -120,7 +146,7 @@ mod tests {
 
     #[test]
     fn expects_nothing_it_types_and_ends_the_machine() {
-        let s = steps();
+        let s = steps(8000, &host_body());
         super::super::cases::assert_expects_no_typed_text("container", &s);
         assert!(super::super::cases::ends_the_machine(&s));
     }

@@ -241,7 +241,7 @@ pub fn cases(built: &Artifacts, accel: Accel) -> Vec<Case> {
             let (fw, boot) = super::live::cell(name, &iso);
             let mut m = machine(fw, boot, accel);
             m.memory_mib = Some(MEMORY_MIB);
-            Case { name: name.to_string(), machine: m, steps: steps() }
+            Case { name: name.to_string(), machine: m, steps: steps(), host: None }
         })
         .collect()
 }

@@ -224,13 +224,13 @@ pub fn cases(built: &Artifacts, live: &Artifacts, accel: Accel) -> Vec<Case> {
         .map(|(name, fw)| {
             let mut m = machine(*fw, Boot::Cdrom(iso.clone()), accel);
             m.memory_mib = Some(MEMORY_MIB);
-            Case { name: name.to_string(), machine: m, steps: steps() }
+            Case { name: name.to_string(), machine: m, steps: steps(), host: None }
         })
         .collect();
     let live_iso = live.iso.clone().expect("built with an ISO");
     for name in LIVE_CELLS {
         let (fw, boot) = super::live::cell(name, &live_iso);
-        out.push(Case { name: name.to_string(), machine: machine(fw, boot, accel), steps: live_steps() });
+        out.push(Case { name: name.to_string(), machine: machine(fw, boot, accel), steps: live_steps(), host: None });
     }
     out
 }

@@ -230,13 +230,13 @@ pub fn cases(ctx: &Ctx, b: &Built, accel: Accel) -> Result<Vec<Case>> {
     let oci_iso = b.oci.iso.clone().context("built with an ISO")?;
     for c in CELLS {
         let (fw, boot) = cell(c, &live_iso);
-        out.push(Case { name: format!("live-{c}"), machine: machine(fw, boot, accel), steps: live_steps() });
+        out.push(Case { name: format!("live-{c}"), machine: machine(fw, boot, accel), steps: live_steps(), host: None });
         let (fw, boot) = cell(c, &oci_iso);
-        out.push(Case { name: format!("live-oci-{c}"), machine: machine(fw, boot, accel), steps: live_oci_steps() });
+        out.push(Case { name: format!("live-oci-{c}"), machine: machine(fw, boot, accel), steps: live_oci_steps(), host: None });
     }
     for c in USB_CELLS {
         let (fw, boot) = cell(c, &live_iso);
-        out.push(Case { name: format!("live-{c}"), machine: machine(fw, boot, accel), steps: live_steps() });
+        out.push(Case { name: format!("live-{c}"), machine: machine(fw, boot, accel), steps: live_steps(), host: None });
     }
     let label = b.live.spec.rootfs.persist.clone().context("images/live.toml names a persistence label")?;
     let disk = ctx.out.join("test-boot/live-persist.img");
@@ -247,9 +247,9 @@ pub fn cases(ctx: &Ctx, b: &Built, accel: Accel) -> Result<Vec<Case>> {
         (m, steps)
     };
     for (name, (machine, steps)) in [("live-persist-write", with_disk(persist_write_steps())), ("live-persist-kept", with_disk(persist_kept_steps()))] {
-        out.push(Case { name: name.into(), machine, steps });
+        out.push(Case { name: name.into(), machine, steps, host: None });
     }
-    out.push(Case { name: "live-persist-gone".into(), machine: machine(Firmware::SeaBios, Boot::Cdrom(live_iso.clone()), accel), steps: persist_gone_steps() });
+    out.push(Case { name: "live-persist-gone".into(), machine: machine(Firmware::SeaBios, Boot::Cdrom(live_iso.clone()), accel), steps: persist_gone_steps(), host: None });
     // rd.live.ram, asked for on the command line: the kernel and the live initramfs
     // booted directly, the ISO (a copy: this disk is writable) as the medium.
     let ram_disk = ctx.out.join("test-boot/live-ram.iso");
@@ -257,15 +257,16 @@ pub fn cases(ctx: &Ctx, b: &Built, accel: Accel) -> Result<Vec<Case>> {
     let append = format!("console=ttyS0 root=live:CDLABEL={} rd.live.image rd.live.ram", b.live.spec.iso.label);
     let mut m = machine(Firmware::SeaBios, Boot::Kernel { kernel: b.live.kernel.clone(), initrd: b.live.initrd.clone(), append }, accel);
     m.data_disk = Some(ram_disk);
-    out.push(Case { name: "live-ram".into(), machine: m, steps: ram_steps() });
+    out.push(Case { name: "live-ram".into(), machine: m, steps: ram_steps(), host: None });
     // No medium at all: the kernel and kiln-boot's initramfs, booted directly.
     let append = "console=ttyS0 root=live:CDLABEL=KILN_NOWHERE rd.live.image rd.timeout=3".to_string();
     let direct = Boot::Kernel { kernel: b.live.kernel.clone(), initrd: b.live.initrd.clone(), append };
-    out.push(Case { name: "live-no-medium".into(), machine: machine(Firmware::SeaBios, direct, accel), steps: rescue_steps("no medium labelled KILN_NOWHERE") });
+    out.push(Case { name: "live-no-medium".into(), machine: machine(Firmware::SeaBios, direct, accel), steps: rescue_steps("no medium labelled KILN_NOWHERE"), host: None });
     out.push(Case {
         name: "live-corrupt-squashfs".into(),
         machine: machine(Firmware::SeaBios, Boot::Cdrom(b.corrupt_iso.clone()), accel),
         steps: rescue_steps("squashfs"),
+        host: None,
     });
     Ok(out)
 }

@@ -234,7 +234,7 @@ pub fn cases(built: &[Built], accel: Accel) -> Vec<Case> {
             "ovmf-cd" => (Firmware::Ovmf, Boot::Cdrom(iso)),
             _ => (Firmware::Ovmf, Boot::Disk(iso)),
         };
-        out.push(Case { name: case_name(format, cell), machine: machine(fw, boot, accel), steps: steps(b.run, program_ids(format)) });
+        out.push(Case { name: case_name(format, cell), machine: machine(fw, boot, accel), steps: steps(b.run, program_ids(format)), host: None });
     }
     out
 }
