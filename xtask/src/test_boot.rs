@@ -8,6 +8,7 @@ mod debian;
 mod host_http;
 mod live;
 mod oci;
+mod registry;
 
 pub use cases::MARKER;
 

@@ -11,9 +11,9 @@ pub struct Case {
     pub name: String,
     pub machine: Machine,
     pub steps: Vec<Step>,
-    /// A server on the host the guest reaches (its port and body are in `steps`);
-    /// it stops when the case is dropped, right after it ran.
-    pub host: Option<super::host_http::HostHttp>,
+    /// Servers on the host the guest reaches (their ports and what they serve are in
+    /// `steps`); they stop when the case is dropped, right after it ran.
+    pub host: Option<Box<dyn std::any::Any>>,
 }
 
 fn secs(s: u64) -> Duration {

@@ -33,7 +33,8 @@ pub fn build(ctx: &Ctx) -> Result<Artifacts> {
 }
 
 /// Each case gets its own host-side HTTP server (a free port on 127.0.0.1, a body no
-/// one typed) for the guest to fetch through its DHCP-configured uplink.
+/// one typed) for the guest to fetch through its DHCP-configured uplink, and its own
+/// registry to pull from (`registry.rs`).
 pub fn cases(a: &Artifacts, accel: Accel) -> Result<Vec<Case>> {
     let iso = a.iso.clone().context("built with an ISO")?;
     CELLS
@@ -43,7 +44,9 @@ pub fn cases(a: &Artifacts, accel: Accel) -> Result<Vec<Case>> {
             let mut m = machine(fw, medium, accel);
             m.memory_mib = Some(MEMORY_MIB);
             let host = HostHttp::start(host_body())?;
-            Ok(Case { name: format!("container-{c}"), machine: m, steps: steps(host.port, &host.body), host: Some(host) })
+            let reg = super::registry::start(&a.busybox_binary)?;
+            let steps = steps(host.port, &host.body, &reg);
+            Ok(Case { name: format!("container-{c}"), machine: m, steps, host: Some(Box::new((host, reg))) })
         })
         .collect()
 }
@@ -79,9 +82,10 @@ fn uplink_steps(port: u16, body: &str) -> Vec<Step> {
     ]
 }
 
-fn steps(port: u16, body: &str) -> Vec<Step> {
+fn steps(port: u16, body: &str, reg: &super::registry::GuestRegistry) -> Vec<Step> {
     let mut s = boot();
     s.extend(uplink_steps(port, body));
+    s.extend(reg.steps());
     s.push(cmd(&format!("{FIELD}; {UNTIL}; echo defined=$((1+1))"), &["defined=2"]));
     s.extend([
         // Both long-running containers come up with an address on the bridge.
@@ -146,7 +150,7 @@ mod tests {
 
     #[test]
     fn expects_nothing_it_types_and_ends_the_machine() {
-        let s = steps(8000, &host_body());
+        let s = steps(8000, &host_body(), &super::super::registry::GuestRegistry::example());
         super::super::cases::assert_expects_no_typed_text("container", &s);
         assert!(super::super::cases::ends_the_machine(&s));
     }
