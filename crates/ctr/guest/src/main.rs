@@ -9,6 +9,8 @@ mod daemon;
 mod exec;
 mod host;
 mod netns;
+mod network;
+mod run;
 mod seccomp;
 mod shim;
 
@@ -53,6 +55,24 @@ enum Cmd {
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         cmd: Vec<String>,
     },
+    /// (internal, until `run REF`) Run an OCI image layout directory as a container in
+    /// the foreground: stdio is this terminal's, the exit status the container's.
+    #[command(hide = true)]
+    RunLayout {
+        dir: std::path::PathBuf,
+        /// The container's name (default run-DIGEST).
+        #[arg(long)]
+        name: Option<String>,
+        /// Join the default network (CNI), as a `network = true` container.
+        #[arg(long)]
+        network: bool,
+        /// Keep the unpacked bundle under /var/lib/kiln-ctr/run after the run.
+        #[arg(long)]
+        keep: bool,
+        /// Replaces the image's Cmd (after its Entrypoint).
+        #[arg(last = true)]
+        cmd: Vec<String>,
+    },
     /// The manifest entry, state, addresses and config.json facts of a container, as JSON.
     Inspect { name: String },
     /// (internal, `cargo xtask bench --runtimes`) Time RUNS full runs of a container:
@@ -84,6 +104,7 @@ fn main() -> ExitCode {
         Cmd::Logs { follow, name } => cli::logs(&name, follow),
         Cmd::Exec { tty, name, cmd } => exec::run(&name, tty, cmd),
         Cmd::Inspect { name } => cli::inspect(&name),
+        Cmd::RunLayout { dir, name, network, keep, cmd } => run::run_layout(&dir, run::RunOpts { name, network, keep, cmd }),
         Cmd::BenchRun { label, runs, warmup, bundle, cmd } => {
             let target = match bundle {
                 Some(b) => bench::Target::Bundle(b),
