@@ -12,7 +12,7 @@ use kiln_build::cache::Key;
 use kiln_image::containers::ImageRef;
 use kiln_image::ImageSpec;
 use kiln_initramfs::{Data, Kind, Tree};
-use kiln_oci::fixtures::{oci_layout_files, tar_bytes, FixtureImage, RawTar};
+use kiln_oci::fixtures::{oci_layout_files, tar_bytes, Files, FixtureImage, RawTar};
 use std::path::{Path, PathBuf};
 
 /// `kiln:busybox`: Kiln's own BusyBox (the spec's build, with its applet links) as a
@@ -20,6 +20,14 @@ use std::path::{Path, PathBuf};
 /// files. Written as an oci-archive to `out/NAME/images/kiln-busybox.tar` and read back
 /// through kiln-oci like any other image; the same BusyBox gives the same bytes.
 pub fn builtin_busybox(ctx: &Ctx, spec: &ImageSpec, bb: &Path) -> Result<PathBuf> {
+    let bytes = tar_bytes(&busybox_layout(bb)?)?;
+    let out = ctx.image_dir(&spec.name).join("images/kiln-busybox.tar");
+    write_if_changed(&out, &bytes)?;
+    Ok(out)
+}
+
+/// The files of `kiln:busybox` as an OCI layout (`oci-layout`, `index.json`, blobs).
+fn busybox_layout(bb: &Path) -> Result<Files> {
     let applets = busybox::applets(bb)?;
     let data = std::fs::read(bb).with_context(|| format!("reading {}", bb.display()))?;
     let mut layer = RawTar::new();
@@ -39,10 +47,7 @@ pub fn builtin_busybox(ctx: &Ctx, spec: &ImageSpec, bb: &Path) -> Result<PathBuf
         .file("etc/group", 0o644, b"root:x:0:\nnobody:x:65534:\n");
     let mut image = FixtureImage::with_layers(vec![layer.finish()], kiln_oci::Compression::Gzip);
     image.run = serde_json::json!({ "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "Cmd": ["sh"] });
-    let bytes = tar_bytes(&oci_layout_files(&image, "kiln/busybox:latest"))?;
-    let out = ctx.image_dir(&spec.name).join("images/kiln-busybox.tar");
-    write_if_changed(&out, &bytes)?;
-    Ok(out)
+    Ok(oci_layout_files(&image, "kiln/busybox:latest"))
 }
 
 /// The image file a container's `image` names: its path, or the built-in image made
@@ -104,10 +109,11 @@ fn extra_closure(extra: &Extra) -> Result<kiln_hostbin::Closure> {
 /// What [`Extra`] adds to the root's cache key (nothing when it is empty). The bundles'
 /// images are built-in ones or paths, keyed as the spec's containers are.
 pub fn add_extra_key(key: &mut Key, extra: &Extra) -> Result<()> {
-    if extra.host_binaries.is_empty() && extra.bundles.is_empty() {
+    if extra.host_binaries.is_empty() && extra.bundles.is_empty() && extra.busybox_layouts.is_empty() {
         return Ok(());
     }
-    key.add(format!("extra-v1 {:?}", extra.bundles));
+    // The layouts are made from BusyBox, in the key already.
+    key.add(format!("extra-v2 {:?} {:?}", extra.bundles, extra.busybox_layouts));
     for (_, c) in &extra.bundles {
         if let ImageRef::Path(p) = &c.image {
             crate::oci::add_input(key, p)?;
@@ -129,6 +135,11 @@ pub fn add_extra(ctx: &Ctx, spec: &ImageSpec, parts: &Parts, root: &mut Tree) ->
         kiln_image::containers::add_bundle(&mut scratch, c, image.config(), conv.tree).with_context(|| format!("bundle {dir}"))?;
         let bundle = subtree(scratch, &kiln_ctr::manifest::bundle_path(&c.name));
         root.graft(dir, bundle).with_context(|| format!("bundle {dir}"))?;
+    }
+    for dir in &extra.busybox_layouts {
+        for (path, data) in busybox_layout(parts.busybox)? {
+            root.file(&format!("{dir}/{path}"), 0o644, Data::Bytes(data)).with_context(|| format!("image layout {dir}"))?;
+        }
     }
     Ok(())
 }

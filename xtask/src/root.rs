@@ -23,7 +23,7 @@ pub struct Parts<'a> {
 
 /// Files the build tool adds to a root for its own purposes, never from a spec (no
 /// spec key reaches this): `bench --runtimes` adds runc, crun and bundles the daemon
-/// never starts. Empty by default, and then adds nothing to the cache key either.
+/// never starts; the container boot case adds an image layout. Empty by default, and then adds nothing to the cache key either.
 #[derive(Debug, Default)]
 pub struct Extra {
     /// Host ELF programs, copied with their shared libraries (kiln-hostbin).
@@ -31,6 +31,9 @@ pub struct Extra {
     /// Container bundles outside kiln-ctr's manifest: (the bundle's directory in the
     /// root, the container), each as `add_bundle` makes it (`config.json` + `rootfs`).
     pub bundles: Vec<(String, ContainerSpec)>,
+    /// The built-in `kiln:busybox` image as an OCI layout directory at each of these
+    /// paths (the container boot case runs it with `kiln-ctr run-layout`).
+    pub busybox_layouts: Vec<String>,
 }
 
 /// The cache key of whatever is made from the root tree: `what` (the output's kind and

@@ -98,7 +98,7 @@ fn image(ctx: &Ctx) -> Result<(kiln_image::ImageSpec, Extra)> {
         let mut b = kiln_image::ImageSpec::parse("bench --runtimes", &text)?;
         bundles.push((bundle_dir(name), b.containers.remove(0)));
     }
-    Ok((spec, Extra { host_binaries: vec![RUNC.into(), CRUN.into()], bundles }))
+    Ok((spec, Extra { host_binaries: vec![RUNC.into(), CRUN.into()], bundles, ..Extra::default() }))
 }
 
 /// The guest's script: wait for the daemon's containers and stop them (quiet system),

@@ -7,12 +7,18 @@ use super::cases::{boot, cmd, machine, never, Case};
 use super::live::cell;
 use crate::artifacts::{self, Artifacts};
 use crate::ctx::Ctx;
+use crate::root::Extra;
 use anyhow::{Context, Result};
 use kiln_vm::{Accel, Step};
 use std::time::Duration;
 
 /// The image spec of these cases.
 pub const IMAGE: &str = "container";
+/// The name the tested build is made under: the spec plus [`LAYOUT`], a test-only file
+/// that must not reach `out/container` (the shipped image).
+pub const TEST_IMAGE: &str = "container-test";
+/// Where the test image holds `kiln:busybox` as an OCI layout, for `run-layout`.
+pub const LAYOUT: &str = "/kiln-test/busybox-oci";
 /// The memory the issue allows the container OS.
 pub const MEMORY_MIB: u32 = 256;
 /// Firmware × medium.
@@ -28,7 +34,10 @@ pub fn wanted(only: &[String]) -> bool {
 }
 
 pub fn build(ctx: &Ctx) -> Result<Artifacts> {
-    artifacts::build(ctx, IMAGE, true).context("building images/container.toml")
+    let mut spec = kiln_image::ImageSpec::load(&ctx.root, IMAGE)?;
+    spec.name = TEST_IMAGE.into();
+    let extra = Extra { busybox_layouts: vec![LAYOUT.into()], ..Extra::default() };
+    artifacts::build_spec_with(ctx, spec, true, &extra).context("building images/container.toml (with the test's image layout)")
 }
 
 pub fn cases(a: &Artifacts, accel: Accel) -> Result<Vec<Case>> {
@@ -66,6 +75,27 @@ fn steps() -> Vec<Step> {
         cmd("kiln-ctr exec client ping -c 1 -W 5 $W >/dev/null && kiln-ctr exec web ping -c 1 -W 5 $C >/dev/null && echo pings=$((1+1))", &["pings=2"]),
         // The published port (portmap's DNAT) from the container OS itself.
         cmd("echo via-port=$(wget -q -O - http://10.88.0.1:8080/answer)", &["via-port=42"]),
+        // `run-layout`: an image layout unpacked in the guest and run in the
+        // foreground, its output on this console, its exit status kiln-ctr's (128+N for
+        // signal N); then nothing left behind.
+        slow(&format!("kiln-ctr run-layout {LAYOUT} -- sh -c 'echo answer=$((6*7))'"), &["answer=42"]),
+        slow(&format!("kiln-ctr run-layout {LAYOUT} -- sh -c 'exit 3'; echo status=$?"), &["status=3"]),
+        // A stop (SIGTERM to kiln-ctr): SIGTERM to the container's init, which ignores
+        // it (PID 1 without a handler), then SIGKILL after 10 s: 128+9.
+        slow(
+            &format!("kiln-ctr run-layout --name sig {LAYOUT} -- sleep 600 & p=$!; i=0; until [ -d /sys/fs/cgroup/kiln/sig ] || [ $i -ge 60 ]; do sleep 1; i=$((i+1)); done; kill $p; wait $p; echo status=$?"),
+            &["status=137"],
+        ),
+        // The build-time containers' safety: its hostname, seccomp, no_new_privs, its
+        // own PID namespace (its shell is PID 1), Docker's capabilities.
+        slow(
+            &format!("kiln-ctr run-layout --name probe {LAYOUT} -- sh -c 'echo host=$(hostname) pid=$$ $(grep -c -E \"^(Seccomp:.2|NoNewPrivs:.1|CapEff:.00000000a80425fb)$\" /proc/self/status)'"),
+            &["host=probe pid=1 3"],
+        ),
+        // --network: on the default network, it reaches web by its CNI address.
+        slow(&format!("kiln-ctr run-layout --network {LAYOUT} -- sh -c \"echo net=\\$(wget -q -O - http://$W/answer)\""), &["net=42"]),
+        cmd(&format!("kiln-ctr run-layout --name web {LAYOUT} -- true; echo rc=$?"), &["web is a container of the manifest", "rc=1"]),
+        cmd("echo left=$(ls /var/lib/kiln-ctr/run | wc -l) netns=$(ls /run/kiln-ctr/netns | grep -c '^run-') cgroups=$(ls /sys/fs/cgroup/kiln | grep -c -e '^run-' -e '^probe$' -e '^sig$')", &["left=0 netns=0 cgroups=0"]),
         // The limits reached the kernel.
         cmd("echo mem=$(cat /sys/fs/cgroup/kiln/web/memory.max) pids=$(cat /sys/fs/cgroup/kiln/web/pids.max)", &["mem=33554432 pids=64"]),
         // Isolation: its own PID namespace, a read-only root.
