@@ -12,7 +12,7 @@ use kiln_build::cache::Key;
 use kiln_image::containers::ImageRef;
 use kiln_image::ImageSpec;
 use kiln_initramfs::{Data, Kind, Tree};
-use kiln_oci::fixtures::{oci_layout_files, tar_bytes, FixtureImage, RawTar};
+use kiln_oci::fixtures::{oci_layout_files, tar_bytes, Files, FixtureImage, RawTar};
 use std::path::{Path, PathBuf};
 
 /// `kiln:busybox`: Kiln's own BusyBox (the spec's build, with its applet links) as a
@@ -20,6 +20,20 @@ use std::path::{Path, PathBuf};
 /// files. Written as an oci-archive to `out/NAME/images/kiln-busybox.tar` and read back
 /// through kiln-oci like any other image; the same BusyBox gives the same bytes.
 pub fn builtin_busybox(ctx: &Ctx, spec: &ImageSpec, bb: &Path) -> Result<PathBuf> {
+    let bytes = tar_bytes(&busybox_layout(bb)?)?;
+    let out = ctx.image_dir(&spec.name).join("images/kiln-busybox.tar");
+    write_if_changed(&out, &bytes)?;
+    Ok(out)
+}
+
+/// The files of `kiln:busybox` as an OCI layout (`oci-layout`, `index.json`, blobs).
+fn busybox_layout(bb: &Path) -> Result<Files> {
+    Ok(oci_layout_files(&busybox_image(bb)?, "kiln/busybox:latest"))
+}
+
+/// `kiln:busybox`: one layer with BusyBox, a link per applet, `/etc/passwd` and
+/// `/etc/group`; `Cmd` is `sh`.
+pub fn busybox_image(bb: &Path) -> Result<FixtureImage> {
     let applets = busybox::applets(bb)?;
     let data = std::fs::read(bb).with_context(|| format!("reading {}", bb.display()))?;
     let mut layer = RawTar::new();
@@ -39,10 +53,7 @@ pub fn builtin_busybox(ctx: &Ctx, spec: &ImageSpec, bb: &Path) -> Result<PathBuf
         .file("etc/group", 0o644, b"root:x:0:\nnobody:x:65534:\n");
     let mut image = FixtureImage::with_layers(vec![layer.finish()], kiln_oci::Compression::Gzip);
     image.run = serde_json::json!({ "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "Cmd": ["sh"] });
-    let bytes = tar_bytes(&oci_layout_files(&image, "kiln/busybox:latest"))?;
-    let out = ctx.image_dir(&spec.name).join("images/kiln-busybox.tar");
-    write_if_changed(&out, &bytes)?;
-    Ok(out)
+    Ok(image)
 }
 
 /// The image file a container's `image` names: its path, or the built-in image made

@@ -23,7 +23,7 @@ pub struct Parts<'a> {
 
 /// Files the build tool adds to a root for its own purposes, never from a spec (no
 /// spec key reaches this): `bench --runtimes` adds runc, crun and bundles the daemon
-/// never starts. Empty by default, and then adds nothing to the cache key either.
+/// never starts; the container boot case adds an image layout. Empty by default, and then adds nothing to the cache key either.
 #[derive(Debug, Default)]
 pub struct Extra {
     /// Host ELF programs, copied with their shared libraries (kiln-hostbin).

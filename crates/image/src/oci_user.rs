@@ -13,39 +13,8 @@ fn err(message: String) -> Error {
 /// looked up in `passwd` (a group name in `group`); a user without a group gets the
 /// primary group of its passwd entry, or 0 when it has none, as Docker does.
 pub fn resolve_user(user: Option<&str>, passwd: Option<&str>, group: Option<&str>) -> Result<Option<(u32, u32)>> {
-    let Some(user) = user.map(str::trim).filter(|u| !u.is_empty()) else { return Ok(None) };
-    let (u, g) = match user.split_once(':') {
-        Some((u, g)) => (u, Some(g)),
-        None => (user, None),
-    };
-    let entries = |text: Option<&str>| -> Vec<Vec<String>> {
-        text.unwrap_or_default().lines().filter(|l| !l.starts_with('#')).map(|l| l.split(':').map(String::from).collect()).collect()
-    };
-    let users = entries(passwd);
-    // passwd: name:x:uid:gid:...
-    let by_name = users.iter().find(|f| f.len() > 3 && f[0] == u);
-    let uid = match u.parse::<u32>() {
-        Ok(n) => n,
-        Err(_) => by_name.and_then(|f| f[2].parse().ok()).ok_or_else(|| {
-            err(format!("the image's User {user:?}: no user {u:?} in its /etc/passwd; use a number (User 1000:1000)"))
-        })?,
-    };
-    let gid = match g.filter(|g| !g.is_empty()) {
-        Some(g) => match g.parse::<u32>() {
-            Ok(n) => n,
-            Err(_) => entries(group)
-                .iter()
-                .find(|f| f.len() > 2 && f[0] == g)
-                .and_then(|f| f[2].parse().ok())
-                .ok_or_else(|| err(format!("the image's User {user:?}: no group {g:?} in its /etc/group; use a number")))?,
-        },
-        None => users
-            .iter()
-            .find(|f| f.len() > 3 && f[2].parse() == Ok(uid))
-            .and_then(|f| f[3].parse().ok())
-            .unwrap_or(0),
-    };
-    Ok(if (uid, gid) == (0, 0) { None } else { Some((uid, gid)) })
+    // The rules are kiln-ctr's, shared with `kiln-ctr run-layout` in the guest.
+    kiln_ctr::run_spec::resolve_user(user, passwd, group).map_err(|e| err(e.0))
 }
 
 #[cfg(test)]

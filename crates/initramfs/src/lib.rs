@@ -44,6 +44,7 @@
 //! # Ok::<(), kiln_initramfs::Error>(())
 //! ```
 
+mod dir;
 mod newc;
 mod tree;
 mod xz;
@@ -51,6 +52,7 @@ mod xz;
 use std::io;
 use std::path::PathBuf;
 
+pub use dir::DirOptions;
 pub use newc::{read_newc, ReadEntry};
 pub use tree::{Data, Entry, FileSlice, Kind, Tree};
 pub use xz::{compress_xz, compress_xz_with, decompress_xz, XzOptions};
@@ -166,6 +168,16 @@ pub enum Error {
     #[error("cannot write archive entry {path:?}")]
     Write {
         /// The archive path being written (`TRAILER!!!` for the trailer).
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// [`Tree::write_dir`] could not make an object (or reach its parent without
+    /// following a symlink).
+    #[error("cannot write {path:?} into the directory")]
+    WriteDir {
+        /// The tree path (or the destination directory).
         path: String,
         /// The underlying error.
         #[source]

@@ -310,7 +310,12 @@ fn error_detail(resp: Response<Body>) -> String {
 }
 
 fn unreachable(r: &Reference, url: &str, reason: String) -> Error {
-    Error::Unreachable { host: r.host.clone(), url: url.into(), reason }
+    let hint = if url.starts_with("https://") && !reason.contains("os error") {
+        " (if this registry speaks plain HTTP only, list it in KILN_INSECURE_REGISTRIES)"
+    } else {
+        ""
+    };
+    Error::Unreachable { host: r.host.clone(), url: url.into(), reason: format!("{reason}{hint}") }
 }
 
 /// Percent-encodes a query value.

@@ -96,6 +96,24 @@ fn steps(port: u16, body: &str, reg: &super::registry::GuestRegistry) -> Vec<Ste
         cmd("kiln-ctr exec client ping -c 1 -W 5 $W >/dev/null && kiln-ctr exec web ping -c 1 -W 5 $C >/dev/null && echo pings=$((1+1))", &["pings=2"]),
         // The published port (portmap's DNAT) from the container OS itself.
         cmd("echo via-port=$(wget -q -O - http://10.88.0.1:8080/answer)", &["via-port=42"]),
+        // `kiln-ctr run $R` (the image pulled from the host's registry, `registry.rs`),
+        // in the foreground; then nothing left behind.
+        // A stop (SIGTERM to kiln-ctr): SIGTERM to the container's init, which ignores
+        // it (PID 1 without a handler), then SIGKILL after 10 s: 128+9.
+        slow(
+            "kiln-ctr run --name sig $R -- sleep 600 & p=$!; i=0; until [ -d /sys/fs/cgroup/kiln/sig ] || [ $i -ge 60 ]; do sleep 1; i=$((i+1)); done; kill $p; wait $p; echo status=$?",
+            &["status=137"],
+        ),
+        // The build-time containers' safety: its hostname, seccomp, no_new_privs, its
+        // own PID namespace (its shell is PID 1), Docker's capabilities.
+        slow(
+            "kiln-ctr run --name probe $R -- sh -c 'echo host=$(hostname) pid=$$ $(grep -c -E \"^(Seccomp:.2|NoNewPrivs:.1|CapEff:.00000000a80425fb)$\" /proc/self/status)'",
+            &["host=probe pid=1 3"],
+        ),
+        // --network: on the default network, it reaches web by its CNI address.
+        slow("kiln-ctr run --network $R -- sh -c \"echo net=\\$(wget -q -O - http://$W/answer)\"", &["net=42"]),
+        cmd("kiln-ctr run --name web $R -- true; echo rc=$?", &["web is a container of the manifest", "rc=1"]),
+        cmd("echo left=$(ls /var/lib/kiln-ctr/run | wc -l) netns=$(ls /run/kiln-ctr/netns | grep -c '^run-') cgroups=$(ls /sys/fs/cgroup/kiln | grep -c -e '^run-' -e '^probe$' -e '^sig$')", &["left=0 netns=0 cgroups=0"]),
         // The limits reached the kernel.
         cmd("echo mem=$(cat /sys/fs/cgroup/kiln/web/memory.max) pids=$(cat /sys/fs/cgroup/kiln/web/pids.max)", &["mem=33554432 pids=64"]),
         // Isolation: its own PID namespace, a read-only root.

@@ -9,7 +9,9 @@ mod daemon;
 mod exec;
 mod host;
 mod netns;
+mod network;
 mod pull;
+mod run;
 mod seccomp;
 mod shim;
 
@@ -61,6 +63,27 @@ enum Cmd {
         opts: pull::PullOpts,
         reference: String,
     },
+    /// Run an image as a container in the foreground, as `docker run --rm`: a registry
+    /// reference (pulled first) or an OCI layout directory. Stdio is this terminal's,
+    /// the exit status the container's.
+    Run {
+        #[command(flatten)]
+        opts: pull::PullOpts,
+        /// The container's name (default run-DIGEST).
+        #[arg(long)]
+        name: Option<String>,
+        /// Join the default network (CNI), as a `network = true` container.
+        #[arg(long)]
+        network: bool,
+        /// Keep the unpacked bundle under /var/lib/kiln-ctr/run after the run.
+        #[arg(long)]
+        keep: bool,
+        /// docker://... or an OCI layout directory.
+        image: String,
+        /// Replaces the image's Cmd (after its Entrypoint).
+        #[arg(last = true)]
+        cmd: Vec<String>,
+    },
     /// The manifest entry, state, addresses and config.json facts of a container, as JSON.
     Inspect { name: String },
     /// (internal, `cargo xtask bench --runtimes`) Time RUNS full runs of a container:
@@ -93,6 +116,10 @@ fn main() -> ExitCode {
         Cmd::Exec { tty, name, cmd } => exec::run(&name, tty, cmd),
         Cmd::Inspect { name } => cli::inspect(&name),
         Cmd::Pull { opts, reference } => pull::pull(&reference, &opts).map(|_| 0),
+        Cmd::Run { opts, name, network, keep, image, cmd } => {
+            let layout = if kiln_registry::Reference::is_reference(&image) { pull::pull(&image, &opts) } else { Ok(image.into()) };
+            layout.and_then(|dir| run::run_layout(&dir, run::RunOpts { name, network, keep, cmd }))
+        }
         Cmd::BenchRun { label, runs, warmup, bundle, cmd } => {
             let target = match bundle {
                 Some(b) => bench::Target::Bundle(b),

@@ -8,8 +8,7 @@
 //! DEL → remove the netns → the exit record. Events go to the daemon as JSON lines
 //! on stdout ([`ShimEvent`]); the exit record is also left in `STATE_DIR/NAME/exit.json`.
 
-use crate::netns;
-use kiln_ctr::cni::{self, Attachment, NetList, Runtime};
+use crate::network::Network;
 use kiln_ctr::error::Context;
 use kiln_ctr::manifest::{self, Container, Manifest};
 use kiln_ctr::proto::{encode, ShimEvent};
@@ -21,7 +20,7 @@ use libcontainer::syscall::syscall::SyscallType;
 use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,6 +44,20 @@ pub fn shim_pid_path(name: &str) -> PathBuf {
     Path::new(manifest::STATE_DIR).join(name).join("shim.pid")
 }
 
+/// [`runtime_root`], made if missing, without a leftover container `id` (from a
+/// process that died: libcontainer refuses an existing id).
+pub(crate) fn prepare_root(id: &str) -> Result<PathBuf> {
+    let root = runtime_root();
+    if root.join(id).exists() {
+        if let Ok(mut old) = Lc::load(root.join(id)) {
+            let _ = old.delete(true);
+        }
+        let _ = std::fs::remove_dir_all(root.join(id));
+    }
+    std::fs::create_dir_all(&root).context(|| format!("creating {}", root.display()))?;
+    Ok(root)
+}
+
 /// The pid of a shim of `name` that is still running (from an earlier daemon).
 pub fn running_shim(name: &str) -> Option<i32> {
     let pid: i32 = std::fs::read_to_string(shim_pid_path(name)).ok()?.trim().parse().ok()?;
@@ -57,7 +70,10 @@ pub fn log_path(name: &str) -> PathBuf {
     Path::new(manifest::LOG_DIR).join(format!("{name}.log"))
 }
 
-pub fn run(name: &str) -> Result<u8> {
+/// The signal handling of a process that runs a container and waits for it (a shim,
+/// `run-layout`): SIGTERM, SIGINT and SIGHUP ask it to stop the container ([`stopping`]);
+/// SIGPIPE does nothing; every signal unblocked.
+pub(crate) fn install_handlers() -> Result<()> {
     // A handler, not a blocked mask: libcontainer's children inherit the mask, and
     // handlers are reset by exec.
     let act = SigAction::new(SigHandler::Handler(on_stop), SaFlags::SA_RESTART, SigSet::empty());
@@ -75,7 +91,16 @@ pub fn run(name: &str) -> Result<u8> {
     // The daemon blocks the signals it takes with sigwait, and the mask survives
     // exec: unblock them (after the handlers are in place, so a pending SIGTERM is a
     // stop request), or the container would inherit a blocked SIGTERM.
-    SigSet::all().thread_unblock().context(|| "unblocking signals".into())?;
+    SigSet::all().thread_unblock().context(|| "unblocking signals".into())
+}
+
+/// Whether a stop was asked for (SIGTERM, SIGINT, SIGHUP) since [`install_handlers`].
+pub(crate) fn stopping() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
+pub fn run(name: &str) -> Result<u8> {
+    install_handlers()?;
     let m = Manifest::load(Path::new(manifest::MANIFEST_PATH))?;
     let c = m.get(name)?.clone();
     // So that a restarted daemon can find and stop a shim it did not start.
@@ -83,7 +108,7 @@ pub fn run(name: &str) -> Result<u8> {
     let _ = std::fs::create_dir_all(Path::new(manifest::STATE_DIR).join(name));
     let _ = std::fs::write(&pid_file, format!("{}\n", std::process::id()));
     let mut exit = Exit { finished: 0.0, ..Exit::default() };
-    let mut shim = Shim { m: &m, c: &c, netns: PathBuf::from(manifest::netns_path(name)), cni: Vec::new() };
+    let mut shim = Shim { m: &m, c: &c, net: Network::new(name, c.ports.clone()) };
     match shim.run_container(&mut exit) {
         Ok(()) => {}
         Err(e) => {
@@ -91,7 +116,7 @@ pub fn run(name: &str) -> Result<u8> {
             exit.error = Some(e.0);
         }
     }
-    shim.teardown_network();
+    shim.net.teardown();
     exit.finished = now();
     let _ = write_json(&Path::new(manifest::STATE_DIR).join(name).join("exit.json"), &exit);
     emit(&ShimEvent::Exited { exit });
@@ -131,21 +156,13 @@ fn emit(ev: &ShimEvent) {
 struct Shim<'a> {
     m: &'a Manifest,
     c: &'a Container,
-    netns: PathBuf,
-    /// The networks attached so far with their ADD results, for DEL.
-    cni: Vec<(NetList, Runtime, Value)>,
+    net: Network,
 }
 
 impl Shim<'_> {
-    fn attachment(&self) -> Attachment {
-        Attachment { container_id: self.c.name.clone(), netns: self.netns.clone(), ifname: "eth0".into(), port_mappings: self.c.ports.clone() }
-    }
-
     fn run_container(&mut self, exit: &mut Exit) -> Result<()> {
         let c = self.c;
-        for dir in [manifest::LOG_DIR, "/var/lib/cni"] {
-            std::fs::create_dir_all(dir).context(|| format!("creating {dir}"))?;
-        }
+        std::fs::create_dir_all(manifest::LOG_DIR).context(|| format!("creating {}", manifest::LOG_DIR))?;
         let bundle = PathBuf::from(&c.bundle);
         let config: Value = {
             let p = bundle.join("config.json");
@@ -155,26 +172,18 @@ impl Shim<'_> {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(log_path(&c.name)).context(|| log_path(&c.name).display().to_string())?;
 
         let t0 = Instant::now();
-        netns::create(&self.netns)?;
-        let ips = self.attach_networks()?;
+        let ips = self.net.attach(self.m, c.network)?;
+        let _ = write_json(&Path::new(manifest::STATE_DIR).join(&c.name).join("cni.json"), &self.net.results());
         let network = t0.elapsed().as_secs_f64();
-        if STOP.load(Ordering::SeqCst) {
+        if stopping() {
             bail!("stopped before it started");
         }
 
-        // A leftover from a shim that died: libcontainer refuses an existing id.
-        let root = runtime_root();
-        if root.join(&c.name).exists() {
-            if let Ok(mut old) = Lc::load(root.join(&c.name)) {
-                let _ = old.delete(true);
-            }
-            let _ = std::fs::remove_dir_all(root.join(&c.name));
-        }
-        std::fs::create_dir_all(&root).context(|| format!("creating {}", root.display()))?;
+        let root = prepare_root(&c.name)?;
         let devnull = std::fs::File::open("/dev/null").context(|| "/dev/null".into())?;
         let log2 = log.try_clone().context(|| "duplicating the log file".into())?;
         let (mut ctr, pid) = create(&c.name, &root, &bundle, [devnull, log, log2])?;
-        if STOP.load(Ordering::SeqCst) {
+        if stopping() {
             let _ = ctr.delete(true);
             bail!("stopped before it started");
         }
@@ -187,7 +196,8 @@ impl Shim<'_> {
         let startup = Startup { network, runtime: t0.elapsed().as_secs_f64() - network };
         emit(&ShimEvent::Running { pid: pid.as_raw(), ips, started, startup });
 
-        let status = self.wait(&mut ctr, pid);
+        let sig = signals::parse(&c.stop_signal).and_then(|n| Signal::try_from(n).ok()).unwrap_or(Signal::SIGTERM);
+        let status = wait(&mut ctr, pid, sig, Duration::from_secs(c.stop_timeout.into()));
         match status {
             WaitStatus::Exited(_, code) => exit.code = Some(code),
             WaitStatus::Signaled(_, sig, _) => exit.signal = Some(sig as i32),
@@ -199,78 +209,37 @@ impl Shim<'_> {
         }
         Ok(())
     }
+}
 
-    /// CNI ADD: loopback, then the manifest's network if the container joins it.
-    /// Returns the container's addresses.
-    fn attach_networks(&mut self) -> Result<Vec<String>> {
-        let att = self.attachment();
-        let mut lists = vec![];
-        let bin_dir = self.m.network.as_ref().map_or(manifest::CNI_BIN_DIR.to_string(), |n| n.bin_dir.clone());
-        lists.push(NetList::loopback());
-        if self.c.network {
-            let Some(net) = &self.m.network else { bail!("the manifest has no network") };
-            let list = NetList::load(Path::new(&net.conflist))?;
-            if list.name != net.name {
-                bail!("{}: the network is called '{}', the manifest says '{}'", net.conflist, list.name, net.name);
-            }
-            lists.push(list);
-        }
-        let mut ips = vec![];
-        for list in lists {
-            let rt = Runtime::new(&bin_dir);
-            let (raw, res) = cni::add(&rt, &list, &att)?;
-            if list.name != NetList::loopback().name {
-                ips.extend(res.container_ips());
-            }
-            self.cni.push((list, rt, raw));
-        }
-        let cache: Vec<Value> = self.cni.iter().map(|(l, _, r)| json!({"network": l.name, "result": r})).collect();
-        let _ = write_json(&Path::new(manifest::STATE_DIR).join(&self.c.name).join("cni.json"), &cache);
-        Ok(ips)
-    }
-
-    /// CNI DEL in reverse (each network with its cached result), then the netns.
-    fn teardown_network(&mut self) {
-        let att = self.attachment();
-        while let Some((list, rt, raw)) = self.cni.pop() {
-            if let Err(e) = cni::del(&rt, &list, &att, Some(&raw)) {
-                eprintln!("kiln-ctr: {}: {e}", self.c.name);
-            }
-        }
-        netns::remove(&self.netns);
-    }
-
-    /// Reaps children until the container's init is gone; a stop request sends the
-    /// stop signal to init, and SIGKILL to every process after the stop timeout.
-    fn wait(&self, ctr: &mut Lc, pid: Pid) -> WaitStatus {
-        let mut deadline: Option<Instant> = None;
-        let mut killed = false;
+/// Reaps children until the container's init is gone; a stop request
+/// ([`stopping`]) sends `stop_signal` to init, and SIGKILL to every process of the
+/// container after `stop_timeout`.
+pub(crate) fn wait(ctr: &mut Lc, pid: Pid, stop_signal: Signal, stop_timeout: Duration) -> WaitStatus {
+    let mut deadline: Option<Instant> = None;
+    let mut killed = false;
+    loop {
         loop {
-            loop {
-                match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-                    Ok(s @ (WaitStatus::Exited(p, _) | WaitStatus::Signaled(p, _, _))) if p == pid => return s,
-                    Ok(WaitStatus::StillAlive) => break,
-                    Ok(_) => continue,
-                    // No children left: init is gone without our seeing its status.
-                    Err(_) => return WaitStatus::StillAlive,
-                }
+            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(s @ (WaitStatus::Exited(p, _) | WaitStatus::Signaled(p, _, _))) if p == pid => return s,
+                Ok(WaitStatus::StillAlive) => break,
+                Ok(_) => continue,
+                // No children left: init is gone without our seeing its status.
+                Err(_) => return WaitStatus::StillAlive,
             }
-            if STOP.load(Ordering::SeqCst) && deadline.is_none() {
-                let n = signals::parse(&self.c.stop_signal).unwrap_or(15);
-                let sig = Signal::try_from(n).unwrap_or(Signal::SIGTERM);
-                let _ = kill(pid, sig);
-                deadline = Some(Instant::now() + Duration::from_secs(self.c.stop_timeout.into()));
-            }
-            if let Some(d) = deadline {
-                if !killed && Instant::now() >= d {
-                    killed = true;
-                    if ctr.kill(Signal::SIGKILL, true).is_err() {
-                        let _ = kill(pid, Signal::SIGKILL);
-                    }
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
         }
+        if stopping() && deadline.is_none() {
+            let _ = kill(pid, stop_signal);
+            deadline = Some(Instant::now() + stop_timeout);
+        }
+        if let Some(d) = deadline {
+            if !killed && Instant::now() >= d {
+                killed = true;
+                if ctr.kill(Signal::SIGKILL, true).is_err() {
+                    let _ = kill(pid, Signal::SIGKILL);
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

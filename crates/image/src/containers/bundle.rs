@@ -3,11 +3,12 @@
 //! whole container OS shares (kiln-ctr's manifest, the CNI conflist).
 
 use super::cni::{conflist_json, conflist_path, manifest, manifest_container, manifest_json};
-use super::runtime::{runtime_spec, spec_json, ContainerImage};
+use super::runtime::{run_template_json, runtime_spec, spec_json, ContainerImage};
 use super::spec::ContainerSpec;
 use crate::oci_rootfs::{read_text, resolve};
 use crate::{Error, Result};
 use kiln_ctr::manifest::{bundle_path, Container, MANIFEST_PATH};
+use kiln_ctr::run_spec::RUN_TEMPLATE_PATH;
 use kiln_initramfs::{Data, Tree};
 use kiln_oci::ImageConfig;
 
@@ -38,14 +39,16 @@ pub fn add_bundle(root: &mut Tree, c: &ContainerSpec, config: &ImageConfig, mut 
     Ok(manifest_container(c, config.stop_signal.as_deref()))
 }
 
-/// kiln-ctr's manifest (the containers in start order) and, when any container joins
-/// the network, the CNI conflist.
+/// kiln-ctr's manifest (the containers in start order), the template of
+/// `run-layout`'s config.json and, when any container joins the network, the CNI
+/// conflist.
 pub fn add_shared(root: &mut Tree, containers: Vec<Container>) -> Result<()> {
     let m = manifest(containers);
     if m.network.is_some() {
         root.file(&conflist_path(), 0o644, Data::Bytes(conflist_json()))?;
     }
     root.file(MANIFEST_PATH, 0o644, Data::Bytes(manifest_json(&m)))?;
+    root.file(RUN_TEMPLATE_PATH, 0o644, Data::Bytes(run_template_json()?))?;
     Ok(())
 }
 
@@ -53,6 +56,7 @@ pub fn add_shared(root: &mut Tree, containers: Vec<Container>) -> Result<()> {
 mod tests {
     use super::*;
     use kiln_initramfs::Kind;
+    const MASKED_PATHS_LEN: usize = crate::containers::MASKED_PATHS.len();
 
     fn spec(text: &str) -> ContainerSpec {
         let full = format!("name = \"t\"\n[kernel]\nfragments = []\n[busybox]\nfragments = []\n{text}");
@@ -82,6 +86,12 @@ mod tests {
         add_shared(&mut root, vec![entry]).unwrap();
         assert!(root.get("etc/cni/net.d/10-kiln.conflist").is_some());
         assert!(root.get("etc/kiln-ctr/containers.json").is_some());
+        let Some(Kind::File(Data::Bytes(t))) = root.get("etc/kiln-ctr/run-template.json").map(|e| e.kind.clone()) else { panic!("no run template") };
+        let t: serde_json::Value = serde_json::from_slice(&t).unwrap();
+        assert_eq!((t["root"]["readonly"].as_bool(), t["process"]["noNewPrivileges"].as_bool()), (Some(false), Some(true)));
+        assert_eq!(t["process"]["args"], serde_json::json!([]));
+        assert!(t["linux"]["seccomp"]["syscalls"].as_array().is_some_and(|s| !s.is_empty()));
+        assert_eq!(t["linux"]["maskedPaths"].as_array().map(Vec::len), Some(MASKED_PATHS_LEN));
     }
 
     #[test]

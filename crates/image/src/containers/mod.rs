@@ -18,7 +18,7 @@ mod spec;
 pub use bundle::{add_bundle, add_shared};
 pub use cni::{conflist, conflist_json, conflist_path, manifest, manifest_container, manifest_json, stop_signal, BRIDGE, CONFLIST_FILE, GATEWAY, NETWORK_NAME, SUBNET};
 pub use runtime::{
-    config_json, process_args, process_env, process_user, runtime_spec, spec_json, ContainerImage, CPU_PERIOD, DEFAULT_CAPABILITIES, DEFAULT_PATH, MASKED_PATHS,
+    config_json, process_args, process_env, process_user, run_template_json, runtime_spec, spec_json, ContainerImage, CPU_PERIOD, DEFAULT_CAPABILITIES, DEFAULT_PATH, MASKED_PATHS,
     READONLY_PATHS,
 };
 pub use seccomp::{allows as seccomp_allows, default_profile as seccomp_profile, GUEST_KERNEL, MOBY_DEFAULT_PROFILE};

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 /// The `PATH` a container gets when neither its image nor its spec sets one
 /// (Docker's `DefaultPathEnv`).
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub const DEFAULT_PATH: &str = kiln_ctr::run_spec::DEFAULT_PATH;
 
 /// The capabilities Docker and containerd give a container (moby `oci/caps`
 /// `DefaultCapabilities`, containerd `oci.defaultUnixCaps`).
@@ -89,29 +89,10 @@ pub fn process_args(c: &ContainerSpec, image: &ImageConfig) -> Result<Vec<String
     Ok(args)
 }
 
-/// The environment, as Docker makes it: `PATH` (Docker's default) and `HOSTNAME`,
-/// then the image's `Env` over them, then the spec's `env`; a name set again keeps its
-/// place and takes the new value. An image entry without `=` unsets the name.
+/// The environment, as Docker makes it ([`kiln_ctr::run_spec::env`]): `PATH` (Docker's
+/// default) and `HOSTNAME`, then the image's `Env` over them, then the spec's `env`.
 pub fn process_env(c: &ContainerSpec, image: &ImageConfig) -> Vec<String> {
-    let mut env: Vec<(String, String)> = vec![("PATH".into(), DEFAULT_PATH.into()), ("HOSTNAME".into(), c.name.clone())];
-    let mut set = |k: &str, v: Option<&str>| match (env.iter().position(|(n, _)| n == k), v) {
-        (Some(i), Some(v)) => env[i].1 = v.to_string(),
-        (None, Some(v)) => env.push((k.to_string(), v.to_string())),
-        (Some(i), None) => {
-            env.remove(i);
-        }
-        (None, None) => {}
-    };
-    for kv in &image.env {
-        match kv.split_once('=') {
-            Some((k, v)) => set(k, Some(v)),
-            None => set(kv, None),
-        }
-    }
-    for (k, v) in &c.env {
-        set(k, Some(v));
-    }
-    env.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
+    kiln_ctr::run_spec::env(&c.name, &image.env, &c.env)
 }
 
 /// The user the process runs as: the spec's `user`, else the image's `User`, resolved
@@ -165,6 +146,31 @@ pub fn spec_json(spec: &Spec) -> std::result::Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// The template of `kiln-ctr run-layout`'s `config.json`
+/// ([`kiln_ctr::run_spec::RUN_TEMPLATE_PATH`]): a container with no settings, as
+/// [`runtime_spec`] makes it (Docker's capabilities, mounts, masked and read-only paths,
+/// device rules, seccomp profile, `no_new_privileges`, `RLIMIT_NOFILE`, sysctls,
+/// namespaces; no resource limits, as `docker run` gives none), with the process,
+/// hostname and cgroup left for kiln-ctr ([`kiln_ctr::run_spec::fill`]). Its root is
+/// writable: a run's root is a private copy of the image on tmpfs, deleted after the
+/// run, so writes reach neither the image nor another run; images expect to write
+/// (`/tmp`, `/run`), and the runtime can make the mount points an image lacks (the
+/// build-time bundles make them at build time because their root is read-only).
+pub fn run_template_json() -> Result<Vec<u8>> {
+    let text = "name = \"run-template\"\n[kernel]\nfragments = []\n[busybox]\nfragments = []\n\
+                [[containers]]\nname = \"run\"\nimage = \"kiln:busybox\"\nnetwork = false\n";
+    let c = crate::ImageSpec::parse("the run-layout template", text)?.containers.remove(0);
+    let config = ImageConfig { cmd: vec!["sh".into()], ..ImageConfig::default() };
+    let mut v = spec_value(&c, &ContainerImage { config: &config, passwd: None, group: None })?;
+    v["process"]["args"] = json!([]);
+    v["process"]["env"] = json!([]);
+    v["hostname"] = json!("");
+    v["root"]["readonly"] = json!(false);
+    v["linux"]["cgroupsPath"] = json!("");
+    let spec: Spec = serde_json::from_value(v).map_err(|e| err(&c, format!("the run template does not read back as an OCI runtime spec: {e}")))?;
+    spec_json(&spec).map_err(|e| err(&c, e))
+}
+
 fn spec_value(c: &ContainerSpec, image: &ContainerImage) -> Result<Value> {
     let args = process_args(c, image.config)?;
     let env = process_env(c, image.config);
@@ -174,7 +180,7 @@ fn spec_value(c: &ContainerSpec, image: &ContainerImage) -> Result<Value> {
     }
     let (uid, gid) = process_user(c, image)?;
     let mut gids = vec![gid];
-    gids.extend(supplementary_groups(uid, image).into_iter().filter(|g| *g != gid));
+    gids.extend(kiln_ctr::run_spec::supplementary_groups(uid, image.passwd, image.group).into_iter().filter(|g| *g != gid));
     // Docker gives a non-root user only the bounding set: execve drops the others.
     let capabilities = if uid == 0 {
         json!({ "bounding": DEFAULT_CAPABILITIES, "effective": DEFAULT_CAPABILITIES, "permitted": DEFAULT_CAPABILITIES })
@@ -237,30 +243,6 @@ fn spec_value(c: &ContainerSpec, image: &ContainerImage) -> Result<Value> {
             "readonlyPaths": READONLY_PATHS
         }
     }))
-}
-
-/// The groups of `/etc/group` that list the user (named by its passwd entry) as a
-/// member, as runc's `GetExecUser` finds them; Docker passes them with the primary
-/// group as `additionalGids`.
-fn supplementary_groups(uid: u32, image: &ContainerImage) -> Vec<u32> {
-    let Some(name) = image.passwd.unwrap_or_default().lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.len() > 3 && !l.starts_with('#') && f[2].parse() == Ok(uid)).then(|| f[0].to_string())
-    }) else {
-        return Vec::new();
-    };
-    let mut gids: Vec<u32> = Vec::new();
-    for l in image.group.unwrap_or_default().lines().filter(|l| !l.starts_with('#')) {
-        let f: Vec<&str> = l.split(':').collect();
-        if f.len() > 3 && f[3].split(',').any(|m| m.trim() == name) {
-            if let Ok(g) = f[2].parse::<u32>() {
-                if !gids.contains(&g) {
-                    gids.push(g);
-                }
-            }
-        }
-    }
-    gids
 }
 
 /// Docker's and `runc spec`'s mounts, in their order.

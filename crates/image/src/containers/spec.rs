@@ -219,9 +219,8 @@ fn yes() -> bool {
 /// Whether `name` can name a container: a DNS label of lower-case letters, digits
 /// and `-`, at most 63, starting and ending with a letter or digit.
 pub fn valid_container_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    let an = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-    (1..=63).contains(&b.len()) && an(&b[0]) && an(&b[b.len() - 1]) && b.iter().all(|c| an(c) || *c == b'-')
+    // kiln-ctr's rule, which `run-layout --name` checks in the guest too.
+    kiln_ctr::run_spec::valid_name(name)
 }
 
 fn de_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
