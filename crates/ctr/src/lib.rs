@@ -5,7 +5,7 @@
 //! policy ([`policy`]), the state files and the `list` table ([`state`]), the control
 //! socket's messages ([`proto`]), the operator's console lines ([`report`]) and
 //! `inspect`'s view of a config.json ([`inspect`]) and `docker run`'s reading of an
-//! image config, with the config.json of `run-layout` ([`run_spec`]). The guest binary (`guest/`, its
+//! image config, with the config.json of `kiln-ctr run` ([`run_spec`]). The guest binary (`guest/`, its
 //! own workspace) adds the OCI runtime (youki's libcontainer) and the system calls.
 
 pub mod cni;

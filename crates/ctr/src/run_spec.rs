@@ -1,5 +1,5 @@
 //! What `docker run` makes of an image's config, shared by the build tool (each
-//! `[[containers]]` bundle's `config.json`) and `kiln-ctr run-layout` (a container run
+//! `[[containers]]` bundle's `config.json`) and `kiln-ctr run` (a container run
 //! from an unpacked image in the guest): the environment, the user (names resolved
 //! against the image's own `/etc/passwd` and `/etc/group`, since the guest may have no
 //! name service), and the run's `config.json`, made from the template the build writes
@@ -9,10 +9,10 @@ use crate::manifest::{cgroup_path, netns_path};
 use crate::{bail, Error, Result};
 use serde_json::{json, Value};
 
-/// The template of a `run-layout` container's `config.json`, written by the build tool
+/// The template of a `kiln-ctr run` container's `config.json`, written by the build tool
 /// when the image has containers.
 pub const RUN_TEMPLATE_PATH: &str = "/etc/kiln-ctr/run-template.json";
-/// Where `run-layout` unpacks images: `RUN_DIR/NAME/{config.json,rootfs}` (tmpfs).
+/// Where `kiln-ctr run` unpacks images: `RUN_DIR/NAME/{config.json,rootfs}` (tmpfs).
 pub const RUN_DIR: &str = "/var/lib/kiln-ctr/run";
 
 /// A container name: a DNS label (1-63 of `a-z`, `0-9`, `-`, a letter or digit at both

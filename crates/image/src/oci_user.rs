@@ -13,7 +13,7 @@ fn err(message: String) -> Error {
 /// looked up in `passwd` (a group name in `group`); a user without a group gets the
 /// primary group of its passwd entry, or 0 when it has none, as Docker does.
 pub fn resolve_user(user: Option<&str>, passwd: Option<&str>, group: Option<&str>) -> Result<Option<(u32, u32)>> {
-    // The rules are kiln-ctr's, shared with `kiln-ctr run-layout` in the guest.
+    // The rules are kiln-ctr's, shared with `kiln-ctr run` in the guest.
     kiln_ctr::run_spec::resolve_user(user, passwd, group).map_err(|e| err(e.0))
 }
 

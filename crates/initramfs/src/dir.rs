@@ -1,5 +1,5 @@
 //! A [`Tree`] written into a fresh directory of the running system (kiln-ctr's
-//! `run-layout`: an image's root file system on the guest's tmpfs).
+//! `kiln-ctr run`: an image's root file system on the guest's tmpfs).
 //!
 //! The tree may come from a hostile image, so nothing here follows a symlink: every
 //! parent directory is reached from the destination's descriptor one component at a

@@ -1,4 +1,4 @@
-//! A container's network, as the shim and `run-layout` both make it: the network
+//! A container's network, as the shim and `kiln-ctr run` both make it: the network
 //! namespace file ([`crate::netns`]), then CNI ADD of loopback and, when the container
 //! joins it, the manifest's network; torn down in reverse (CNI DEL with each ADD's
 //! cached result, then the namespace file).

@@ -1,4 +1,4 @@
-//! `kiln-ctr run-layout DIR [--name NAME] [--network] [--keep] [-- CMD...]` (hidden
+//! `kiln-ctr run DIR [--name NAME] [--network] [--keep] [-- CMD...]` (hidden
 //! for now; `run REF` will pull into a layout and call [`run_layout`]): one container
 //! from an OCI image layout directory, in the foreground, with the build-time
 //! containers' safety.

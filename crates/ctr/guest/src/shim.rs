@@ -71,7 +71,7 @@ pub fn log_path(name: &str) -> PathBuf {
 }
 
 /// The signal handling of a process that runs a container and waits for it (a shim,
-/// `run-layout`): SIGTERM, SIGINT and SIGHUP ask it to stop the container ([`stopping`]);
+/// `kiln-ctr run`): SIGTERM, SIGINT and SIGHUP ask it to stop the container ([`stopping`]);
 /// SIGPIPE does nothing; every signal unblocked.
 pub(crate) fn install_handlers() -> Result<()> {
     // A handler, not a blocked mask: libcontainer's children inherit the mask, and

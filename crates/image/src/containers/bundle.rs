@@ -40,7 +40,7 @@ pub fn add_bundle(root: &mut Tree, c: &ContainerSpec, config: &ImageConfig, mut 
 }
 
 /// kiln-ctr's manifest (the containers in start order), the template of
-/// `run-layout`'s config.json and, when any container joins the network, the CNI
+/// `kiln-ctr run`'s config.json and, when any container joins the network, the CNI
 /// conflist.
 pub fn add_shared(root: &mut Tree, containers: Vec<Container>) -> Result<()> {
     let m = manifest(containers);

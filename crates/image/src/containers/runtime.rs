@@ -146,7 +146,7 @@ pub fn spec_json(spec: &Spec) -> std::result::Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// The template of `kiln-ctr run-layout`'s `config.json`
+/// The template of `kiln-ctr run`'s `config.json`
 /// ([`kiln_ctr::run_spec::RUN_TEMPLATE_PATH`]): a container with no settings, as
 /// [`runtime_spec`] makes it (Docker's capabilities, mounts, masked and read-only paths,
 /// device rules, seccomp profile, `no_new_privileges`, `RLIMIT_NOFILE`, sysctls,
@@ -159,7 +159,7 @@ pub fn spec_json(spec: &Spec) -> std::result::Result<Vec<u8>, String> {
 pub fn run_template_json() -> Result<Vec<u8>> {
     let text = "name = \"run-template\"\n[kernel]\nfragments = []\n[busybox]\nfragments = []\n\
                 [[containers]]\nname = \"run\"\nimage = \"kiln:busybox\"\nnetwork = false\n";
-    let c = crate::ImageSpec::parse("the run-layout template", text)?.containers.remove(0);
+    let c = crate::ImageSpec::parse("the kiln-ctr run template", text)?.containers.remove(0);
     let config = ImageConfig { cmd: vec!["sh".into()], ..ImageConfig::default() };
     let mut v = spec_value(&c, &ContainerImage { config: &config, passwd: None, group: None })?;
     v["process"]["args"] = json!([]);

@@ -219,7 +219,7 @@ fn yes() -> bool {
 /// Whether `name` can name a container: a DNS label of lower-case letters, digits
 /// and `-`, at most 63, starting and ending with a letter or digit.
 pub fn valid_container_name(name: &str) -> bool {
-    // kiln-ctr's rule, which `run-layout --name` checks in the guest too.
+    // kiln-ctr's rule, which `run --name` checks in the guest too.
     kiln_ctr::run_spec::valid_name(name)
 }
 
