@@ -175,7 +175,7 @@ pub enum Error {
     },
     /// [`Tree::write_dir`] could not make an object (or reach its parent without
     /// following a symlink).
-    #[error("cannot write {path:?} into the directory")]
+    #[error("cannot write {path:?} into the directory: {source}")]
     WriteDir {
         /// The tree path (or the destination directory).
         path: String,
