@@ -85,7 +85,21 @@ pub fn add_key(key: &mut Key, spec: &ImageSpec, parts: &Parts) -> Result<()> {
         }
     }
     key.add_file(parts.ctr.context("kiln-ctr was not built")?)?;
-    add_closure_key(key, &kiln_hostbin::container_os()?)
+    if spec.containers.iter().any(|c| c.network) {
+        add_closure_key(key, container_os()?)?;
+    }
+    Ok(())
+}
+
+/// The container OS's host programs and libraries (kiln-hostbin), walked once per run
+/// of the build tool: the key and the tree read the same closure.
+fn container_os() -> Result<&'static kiln_hostbin::Closure> {
+    static CLOSURE: std::sync::OnceLock<kiln_hostbin::Closure> = std::sync::OnceLock::new();
+    if let Some(c) = CLOSURE.get() {
+        return Ok(c);
+    }
+    let c = kiln_hostbin::container_os()?;
+    Ok(CLOSURE.get_or_init(|| c))
 }
 
 /// A kiln-hostbin closure's part of a key: every guest path with its mode and bytes,
@@ -180,7 +194,7 @@ pub fn add(ctx: &Ctx, spec: &ImageSpec, parts: &Parts, root: &mut Tree) -> Resul
     kiln_image::containers::add_shared(root, entries)?;
     root.file(kiln_image::CTR_BINARY, 0o755, Data::Path(parts.ctr.context("kiln-ctr was not built")?.to_owned()))?;
     if network {
-        kiln_hostbin::container_os()?.insert_into(root)?;
+        container_os()?.insert_into(root)?;
     }
     Ok(())
 }
