@@ -49,7 +49,7 @@ enum Command {
     TestBoot(test_boot::Args),
     /// Run every test: unit tests (cargo test), test-boot, then repro
     Test(test::TestArgs),
-    /// Show where the ISO's bytes go (also written as out/NAME/size.json)
+    /// Show where the ISO's bytes go (also written as out/NAME/size.json and out/NAME/size.svg)
     Size(ImageArg),
     /// Build the image twice from clean (other paths, caches, umask, time zone) and
     /// compare every artifact's sha256

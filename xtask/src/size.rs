@@ -1,4 +1,4 @@
-//! `cargo xtask size`: where the ISO's bytes go, as a table and as JSON.
+//! `cargo xtask size`: where the ISO's bytes go, as a table, as JSON and as an SVG chart.
 
 use crate::artifacts::{self, human};
 use crate::ctx::Ctx;
@@ -43,5 +43,13 @@ pub fn run(args: &crate::ImageArg) -> Result<()> {
     kiln_util::write_atomic(&path, serde_json::to_string_pretty(&json)?.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
     println!("written to {}", path.display());
+
+    // The same parts as the table, as a chart (kiln_util writes a temporary, then renames).
+    let parts: Vec<(String, u64)> = r.rows().iter().map(|(what, bytes)| (what.to_string(), *bytes)).collect();
+    let file = iso.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let svg = kiln_report::size_chart(&format!("{} ({file}): where the bytes go", a.spec.name), &parts);
+    let chart = ctx.image_dir(&a.spec.name).join("size.svg");
+    kiln_util::write_atomic(&chart, svg.as_bytes()).with_context(|| format!("writing {}", chart.display()))?;
+    println!("chart: {}", chart.display());
     Ok(())
 }
