@@ -16,7 +16,7 @@ pub use cases::MARKER;
 
 use crate::artifacts;
 use crate::ctx::Ctx;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 #[derive(clap::Args, Clone)]
 pub struct Args {
@@ -33,6 +33,13 @@ pub struct Args {
 
 pub fn run(args: &Args) -> Result<()> {
     let ctx = Ctx::new();
+    // A run that fails before its cases (a build error) must not leave the last run's
+    // report for CI to show as this one's.
+    let junit_xml = ctx.out.join("test-boot/junit.xml");
+    match std::fs::remove_file(&junit_xml) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e).context(format!("removing {}", junit_xml.display())),
+        _ => {}
+    }
     let a = artifacts::build(&ctx, &args.image.image, true)?;
     let demo = artifacts::build(&ctx, "demo", true)?;
     // The failure paths under UEFI: the same kernel and initramfs in an ISO whose only
@@ -130,7 +137,6 @@ pub fn run(args: &Args) -> Result<()> {
         }
     }
     let failed = results.iter().filter(|c| c.failure.is_some()).count();
-    let junit_xml = log_dir.join("junit.xml");
     kiln_util::write_atomic(&junit_xml, junit::render("test-boot", &results).as_bytes())?;
     println!("{} passed, {failed} failed (JUnit XML: {})", results.len() - failed, junit_xml.display());
     if failed > 0 {
