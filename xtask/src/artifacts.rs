@@ -93,6 +93,7 @@ pub fn build_spec_with(ctx: &Ctx, spec: ImageSpec, iso: bool, extra: &root::Extr
     let busybox_src = Pinned::new(&fetcher, "busybox", sources.get("busybox")?, &trees);
 
     progress.step("kernel");
+    let launcher = ctx.launcher()?;
     let fragments = spec.kernel_fragments(&ctx.root);
     let k = kernel::build_kernel(&kernel::KernelRequest {
         src: &linux,
@@ -101,6 +102,7 @@ pub fn build_spec_with(ctx: &Ctx, spec: ImageSpec, iso: bool, extra: &root::Extr
         log_dir: &logs,
         jobs: ctx.jobs,
         epoch: ctx.epoch,
+        launcher: launcher.as_ref(),
     })?;
     report("kernel", &k.path, k.cached);
 
@@ -116,6 +118,7 @@ pub fn build_spec_with(ctx: &Ctx, spec: ImageSpec, iso: bool, extra: &root::Extr
         log_dir: &logs,
         jobs: ctx.jobs,
         epoch: ctx.epoch,
+        launcher: launcher.as_ref(),
     })?;
     report("busybox", &bb.path, bb.cached);
 

@@ -16,6 +16,9 @@ pub struct Ctx {
     pub cache: PathBuf,
     pub epoch: u64,
     pub jobs: usize,
+    /// `KILN_CC_LAUNCHER` (ccache, sccache, distcc, icecc) for the kernel and BusyBox
+    /// builds; checked when a build needs it, never part of a cache key.
+    pub launcher: Option<String>,
     /// Resolve the spec's registry tags again and rewrite its lock file (`iso --update`).
     pub update_locks: bool,
 }
@@ -30,7 +33,13 @@ impl Ctx {
             .unwrap_or_else(|| root.join("target/kiln-cache"));
         let epoch = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_EPOCH);
         let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        Ctx { out: root.join("out"), root, cache, epoch, jobs, update_locks: false }
+        let launcher = std::env::var(kiln_build::LAUNCHER_ENV).ok();
+        Ctx { out: root.join("out"), root, cache, epoch, jobs, launcher, update_locks: false }
+    }
+
+    /// The compiler launcher `KILN_CC_LAUNCHER` names, checked to be installed.
+    pub fn launcher(&self) -> anyhow::Result<Option<kiln_build::Launcher>> {
+        kiln_build::Launcher::from_setting(self.launcher.as_deref())
     }
 
     /// KVM when it really works, else TCG; probed once per host boot (see `kiln_vm::probe_kvm_memo`).

@@ -1,11 +1,13 @@
 //! `cargo xtask test-boot`: boots every artifact headless, as users do, and checks what
-//! the guest prints. One line per case, then `N passed, N failed`.
+//! the guest prints. One line per case, then `N passed, N failed`, and the same results
+//! as JUnit XML in `out/test-boot/junit.xml`.
 
 mod cases;
 mod containers;
 pub mod contract;
 mod debian;
 mod host_http;
+mod junit;
 mod live;
 mod oci;
 mod registry;
@@ -14,7 +16,7 @@ pub use cases::MARKER;
 
 use crate::artifacts;
 use crate::ctx::Ctx;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 #[derive(clap::Args, Clone)]
 pub struct Args {
@@ -31,6 +33,13 @@ pub struct Args {
 
 pub fn run(args: &Args) -> Result<()> {
     let ctx = Ctx::new();
+    // A run that fails before its cases (a build error) must not leave the last run's
+    // report for CI to show as this one's.
+    let junit_xml = ctx.out.join("test-boot/junit.xml");
+    match std::fs::remove_file(&junit_xml) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e).context(format!("removing {}", junit_xml.display())),
+        _ => {}
+    }
     let a = artifacts::build(&ctx, &args.image.image, true)?;
     let demo = artifacts::build(&ctx, "demo", true)?;
     // The failure paths under UEFI: the same kernel and initramfs in an ISO whose only
@@ -80,13 +89,12 @@ pub fn run(args: &Args) -> Result<()> {
         }
         bail!("no case matches {:?}", args.only);
     }
-    let (mut passed, mut failed) = (0, 0);
-    let mut count = |ok: bool| if ok { passed += 1 } else { failed += 1 };
+    let mut results: Vec<junit::Case> = Vec::new();
     if want_size {
-        count(size_budget(&a)?);
+        results.push(size_budget(&a)?);
     }
     if want_noop {
-        count(noop_rebuild(&ctx, &args.image.image, &a)?);
+        results.push(noop_rebuild(&ctx, &args.image.image, &a)?);
     }
     let mut checks = Vec::new();
     if !oci_built.is_empty() {
@@ -96,7 +104,7 @@ pub fn run(args: &Args) -> Result<()> {
         checks.extend(live::build_checks(&ctx, &oci_built, b)?);
     }
     for (name, ok, lines) in checks.into_iter().filter(|(name, ..)| wants(name)) {
-        count(ok);
+        results.push(junit::Case::new(name, 0.0, (!ok).then(|| failure(&lines, ""))));
         println!("{} {name:<24} {:>6.1}s  1 checks", if ok { "PASS" } else { "FAIL" }, 0.0);
         // The too-big and contract errors are worth reading even when they pass.
         for l in lines.iter().filter(|_| !ok || name == "oci-too-big" || name == "live-contract-no-vmlinuz") {
@@ -114,17 +122,23 @@ pub fn run(args: &Args) -> Result<()> {
             _ => String::new(),
         };
         if r.passed() {
-            passed += 1;
+            results.push(junit::Case::new(&r.name, r.seconds, None));
             println!("PASS {:<24} {:>6.1}s  {} checks{boot}", r.name, r.seconds, r.checks);
         } else {
-            failed += 1;
+            let error = r.error.as_deref().unwrap_or_default();
             println!("FAIL {:<24} {:>6.1}s{boot}", r.name, r.seconds);
-            println!("     {}", r.error.as_deref().unwrap_or_default().replace('\n', "\n     "));
+            println!("     {}", error.replace('\n', "\n     "));
             println!("     command: {}", r.command_line);
             println!("     log: {}", r.log.display());
+            // The title is the error's first line; its rest (the guest's last output) stays in the body.
+            let message = error.lines().next().unwrap_or("failed").to_owned();
+            let details = format!("{error}\ncommand: {}\nlog: {}\n{}", r.command_line, r.log.display(), console_tail(&r.log));
+            results.push(junit::Case::new(&r.name, r.seconds, Some(junit::Failure { message, details })));
         }
     }
-    println!("{passed} passed, {failed} failed");
+    let failed = results.iter().filter(|c| c.failure.is_some()).count();
+    kiln_util::write_atomic(&junit_xml, junit::render("test-boot", &results).as_bytes())?;
+    println!("{} passed, {failed} failed (JUnit XML: {})", results.len() - failed, junit_xml.display());
     if failed > 0 {
         bail!("{failed} boot case(s) failed; logs in {}", log_dir.display());
     }
@@ -133,7 +147,7 @@ pub fn run(args: &Args) -> Result<()> {
 
 /// A second build with nothing changed must rewrite no output: every artifact keeps
 /// its size and modification time. One result line.
-fn noop_rebuild(ctx: &Ctx, image: &str, a: &artifacts::Artifacts) -> Result<bool> {
+fn noop_rebuild(ctx: &Ctx, image: &str, a: &artifacts::Artifacts) -> Result<junit::Case> {
     let outputs = [&a.kernel, &a.initrd, a.iso.as_ref().expect("test-boot builds the iso"), &a.init_binary, &a.busybox_binary];
     let started = std::time::Instant::now();
     let changed = rewritten(&outputs, || artifacts::build(ctx, image, true).map(drop))?;
@@ -143,7 +157,7 @@ fn noop_rebuild(ctx: &Ctx, image: &str, a: &artifacts::Artifacts) -> Result<bool
     for line in &changed {
         println!("     {line}");
     }
-    Ok(ok)
+    Ok(junit::Case::new("noop-rebuild", seconds, (!ok).then(|| failure(&changed, ""))))
 }
 
 /// Runs `rebuild` and names each of `outputs` whose size or modification time it
@@ -164,7 +178,7 @@ pub(crate) fn rewritten(outputs: &[impl AsRef<std::path::Path>], rebuild: impl F
 }
 
 /// The image's `[iso.budget]`, checked against the ISO just built: one result line.
-fn size_budget(a: &artifacts::Artifacts) -> Result<bool> {
+fn size_budget(a: &artifacts::Artifacts) -> Result<junit::Case> {
     let iso = a.iso.as_ref().expect("test-boot builds the iso");
     let r = kiln_iso::size_report(iso)?;
     let results = a.spec.iso.budget.check(r.total, r.overhead());
@@ -176,5 +190,24 @@ fn size_budget(a: &artifacts::Artifacts) -> Result<bool> {
             Err(l) => println!("     {l} (cargo xtask size shows where the bytes go)"),
         }
     }
-    Ok(ok)
+    let over: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    Ok(junit::Case::new("size-budget", 0.0, (!ok).then(|| failure(&over, "cargo xtask size shows where the bytes go"))))
+}
+
+/// A failure from a check's lines: the first is the message, all of them (and `hint`)
+/// the details.
+fn failure(lines: &[impl AsRef<str>], hint: &str) -> junit::Failure {
+    let lines: Vec<&str> = lines.iter().map(AsRef::as_ref).chain((!hint.is_empty()).then_some(hint)).collect();
+    let message = lines.first().map_or("failed", |l| l.lines().next().unwrap_or_default()).to_owned();
+    junit::Failure { message, details: lines.join("\n") }
+}
+
+/// The last lines of a case's console log, escape sequences removed, for the JUnit
+/// report (the path is in the report too).
+fn console_tail(log: &std::path::Path) -> String {
+    const LINES: usize = 40;
+    match std::fs::read(log) {
+        Ok(raw) => format!("last {LINES} lines of the console:\n{}", kiln_util::run::tail(&kiln_vm::clean(&raw), LINES)),
+        Err(e) => format!("console log unreadable: {e}"),
+    }
 }

@@ -4,6 +4,7 @@
 use crate::cache::{BuildDir, Claim, Key};
 use crate::kconfig::{self, Fragment, Value};
 use crate::kernel::{check_config, make, reproducible_env, tool_memo, Built, Headers};
+use crate::launcher::{self, Launcher};
 use anyhow::{Context, Result};
 use kiln_sources::Pinned;
 use kiln_util::{copy_atomic, run_logged};
@@ -22,6 +23,8 @@ pub struct BusyboxRequest<'a> {
     pub log_dir: &'a Path,
     pub jobs: usize,
     pub epoch: u64,
+    /// `KILN_CC_LAUNCHER`: in front of `musl-gcc`, never in the key.
+    pub launcher: Option<&'a Launcher>,
 }
 
 /// Rewrites `.config` text so every fragment setting replaces the line for its option.
@@ -57,13 +60,7 @@ pub fn build_busybox(req: &BusyboxRequest) -> Result<Built> {
     // musl-gcc is a script around the system compiler, which prints the version.
     let musl_gcc = crate::cached_tool_version("musl-gcc", &["x86_64-linux-gnu-gcc"], &tool_memo(req.build_root))?;
     let headers = req.kernel_headers.include_dir();
-    let mut key = Key::new("busybox-v2");
-    key.add(req.src.sha256())
-        .add(req.base)
-        .add(&merged)
-        .add(musl_gcc)
-        .add(headers.display().to_string())
-        .add(req.epoch.to_string());
+    let key = busybox_key(req, &merged, &musl_gcc);
     let build = BuildDir::new(req.build_root, "busybox", &key);
     let dir = build.dir.clone();
     // Named `busybox`: it picks the applet from argv[0].
@@ -90,10 +87,31 @@ pub fn build_busybox(req: &BusyboxRequest) -> Result<Built> {
     check_config(&fragments, &dotconfig)?;
 
     let jobs = format!("-j{}", req.jobs);
-    run_logged("busybox build", make(src, &dir, &[&jobs, "CC=musl-gcc", "busybox"], &env), req.log_dir)?;
+    let mut args = busybox_cc_vars(req.launcher);
+    args.extend([jobs, "busybox".to_string()]);
+    run_logged("busybox build", make(src, &dir, &args, &env), req.log_dir)?;
     copy_atomic(&dir.join("busybox"), &binary)?;
     build.mark_done(&key, &mut lock)?;
     Ok(Built { path: binary, build_dir: dir, cached: false, lock })
+}
+
+/// The BusyBox build's cache key: the source's pin, the base config, the merged
+/// fragments, musl-gcc's version, the kernel headers and the epoch. Not the launcher.
+fn busybox_key(req: &BusyboxRequest, merged: &str, musl_gcc: &str) -> Key {
+    let mut key = Key::new("busybox-v2");
+    key.add(req.src.sha256())
+        .add(req.base)
+        .add(merged)
+        .add(musl_gcc)
+        .add(req.kernel_headers.include_dir().display().to_string())
+        .add(req.epoch.to_string());
+    key
+}
+
+/// `CC=musl-gcc`, with the launcher in front when there is one. Only for the build
+/// step: BusyBox's config steps compile host programs with HOSTCC, a few seconds.
+pub fn busybox_cc_vars(launcher: Option<&Launcher>) -> Vec<String> {
+    launcher::make_vars(launcher, &[("CC", Some("musl-gcc"))], "musl-gcc")
 }
 
 /// The install paths of every applet (`bin/sh`, `usr/bin/wc`, ...), from the binary itself.
@@ -118,6 +136,29 @@ fn parse_applet_list(out: &str) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn launcher_is_on_the_command_line_not_in_the_key() {
+        let (fetcher, source, root) = (kiln_sources::Fetcher::new("/nonexistent/downloads"), crate::kernel::tests::source(), Path::new("/nonexistent/build"));
+        let src = Pinned::new(&fetcher, "busybox", &source, root);
+        let headers = Headers::new(&src, root, root);
+        let distcc = Launcher::parse("distcc").unwrap().unwrap();
+        let request = |launcher| BusyboxRequest {
+            src: &src,
+            base: "allnoconfig",
+            fragments: &[],
+            kernel_headers: &headers,
+            build_root: root,
+            log_dir: root,
+            jobs: 2,
+            epoch: 1,
+            launcher,
+        };
+        let (plain, launched) = (request(None), request(Some(&distcc)));
+        assert_eq!(busybox_key(&plain, "", "gcc 12").finish(), busybox_key(&launched, "", "gcc 12").finish());
+        assert_eq!(busybox_cc_vars(plain.launcher), ["CC=musl-gcc"]);
+        assert_eq!(busybox_cc_vars(launched.launcher), ["CC=distcc musl-gcc"]);
+    }
 
     #[test]
     fn applet_list_needs_install_paths() {

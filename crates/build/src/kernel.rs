@@ -2,6 +2,7 @@
 
 use crate::cache::{BuildDir, Claim, Key};
 use crate::kconfig::{self, Fragment};
+use crate::launcher::{self, Launcher};
 use anyhow::{bail, Context, Result};
 use kiln_sources::Pinned;
 use kiln_util::{copy_atomic, run_logged, Lock};
@@ -17,6 +18,8 @@ pub struct KernelRequest<'a> {
     pub log_dir: &'a Path,
     pub jobs: usize,
     pub epoch: u64,
+    /// `KILN_CC_LAUNCHER`: in front of `CC` and `HOSTCC`, never in the key.
+    pub launcher: Option<&'a Launcher>,
 }
 
 /// A finished build. Its directory stays locked (shared) while this value lives, so no
@@ -49,9 +52,9 @@ pub fn reproducible_env(epoch: u64) -> Vec<(&'static str, String)> {
     ]
 }
 
-pub fn make(src: &Path, out: &Path, args: &[&str], env: &[(&'static str, String)]) -> duct::Expression {
+pub fn make(src: &Path, out: &Path, args: &[impl AsRef<str>], env: &[(&'static str, String)]) -> duct::Expression {
     let mut all = vec!["-C".to_string(), src.display().to_string(), format!("O={}", out.display())];
-    all.extend(args.iter().map(|s| s.to_string()));
+    all.extend(args.iter().map(|s| s.as_ref().to_string()));
     let mut cmd = duct::cmd("make", all);
     for (k, v) in env {
         cmd = cmd.env(k, v);
@@ -63,8 +66,7 @@ pub fn build_kernel(req: &KernelRequest) -> Result<Built> {
     let fragments: Vec<Fragment> = req.fragments.iter().map(|p| Fragment::load(p)).collect::<Result<_>>()?;
     let merged = kconfig::merge(&fragments)?;
     let gcc = crate::cached_tool_version("gcc", &[], &tool_memo(req.build_root))?;
-    let mut key = Key::new("kernel-v1");
-    key.add(req.src.sha256()).add(&merged).add(gcc).add(req.epoch.to_string());
+    let key = kernel_key(req, &merged, &gcc);
     let build = BuildDir::new(req.build_root, "linux", &key);
     let dir = build.dir.clone();
     let image = dir.join("bzImage");
@@ -78,16 +80,35 @@ pub fn build_kernel(req: &KernelRequest) -> Result<Built> {
     std::fs::write(&allconfig, &merged).with_context(|| format!("writing {}", allconfig.display()))?;
 
     let env = reproducible_env(req.epoch);
+    // The same compilers for every step: Kconfig records what `CC --version` says.
+    let cc = kernel_cc_vars(req.launcher);
+    let with_cc = |args: &[&str]| -> Vec<String> { cc.iter().cloned().chain(args.iter().map(|a| a.to_string())).collect() };
     let kca = format!("KCONFIG_ALLCONFIG={}", allconfig.display());
-    run_logged("kernel allnoconfig", make(src, &dir, &[&kca, "allnoconfig"], &env), req.log_dir)?;
-    run_logged("kernel olddefconfig", make(src, &dir, &["olddefconfig"], &env), req.log_dir)?;
+    run_logged("kernel allnoconfig", make(src, &dir, &with_cc(&[&kca, "allnoconfig"]), &env), req.log_dir)?;
+    run_logged("kernel olddefconfig", make(src, &dir, &with_cc(&["olddefconfig"]), &env), req.log_dir)?;
     check_config(&fragments, &dir.join(".config"))?;
 
     let jobs = format!("-j{}", req.jobs);
-    run_logged("kernel build", make(src, &dir, &[&jobs, "bzImage"], &env), req.log_dir)?;
+    run_logged("kernel build", make(src, &dir, &with_cc(&[&jobs, "bzImage"]), &env), req.log_dir)?;
     copy_atomic(&dir.join("arch/x86/boot/bzImage"), &image)?;
     build.mark_done(&key, &mut lock)?;
     Ok(Built { path: image, build_dir: dir, cached: false, lock })
+}
+
+/// The kernel build's cache key: the source's pin, the merged fragments, the compiler's
+/// version and the epoch. Not the launcher: it changes how gcc is reached, not what it makes.
+fn kernel_key(req: &KernelRequest, merged: &str, gcc: &str) -> Key {
+    let mut key = Key::new("kernel-v1");
+    key.add(req.src.sha256()).add(merged).add(gcc).add(req.epoch.to_string());
+    key
+}
+
+/// The kernel's compiler variables: none without a launcher (make's `gcc`), else
+/// `CC` and `HOSTCC` behind it. HOSTCC too because the host programs (objtool, kconfig,
+/// fixdep, the boot image tools) are a real part of a cold build and their objects are
+/// as cacheable as the kernel's.
+pub fn kernel_cc_vars(launcher: Option<&Launcher>) -> Vec<String> {
+    launcher::make_vars(launcher, &[("CC", None), ("HOSTCC", None)], "gcc")
 }
 
 /// Fails naming every fragment option that did not survive into `dotconfig`.
@@ -143,5 +164,29 @@ impl<'a> Headers<'a> {
         std::fs::remove_dir_all(&obj).ok();
         self.build.mark_done(&self.key, &mut lock)?;
         Ok(lock)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use kiln_sources::{Fetcher, Provider, Source};
+
+    pub(crate) fn source() -> Source {
+        let sha256 = "ab".repeat(32);
+        Source { version: "1".into(), providers: vec![Provider::Url { url: "https://example.org/x.tar.xz".into(), sha256 }] }
+    }
+
+    #[test]
+    fn launcher_is_on_the_command_line_not_in_the_key() {
+        let (fetcher, source, root) = (Fetcher::new("/nonexistent/downloads"), source(), Path::new("/nonexistent/build"));
+        let src = Pinned::new(&fetcher, "linux", &source, root);
+        let ccache = Launcher::parse("ccache").unwrap().unwrap();
+        let request = |launcher| KernelRequest { src: &src, fragments: &[], build_root: root, log_dir: root, jobs: 2, epoch: 1, launcher };
+        let (plain, launched) = (request(None), request(Some(&ccache)));
+        assert_eq!(kernel_key(&plain, "CONFIG_X=y\n", "gcc 12").finish(), kernel_key(&launched, "CONFIG_X=y\n", "gcc 12").finish());
+        assert_ne!(kernel_key(&plain, "CONFIG_X=y\n", "gcc 12").finish(), kernel_key(&plain, "CONFIG_X=y\n", "gcc 13").finish());
+        assert!(kernel_cc_vars(plain.launcher).is_empty());
+        assert_eq!(kernel_cc_vars(launched.launcher), ["CC=ccache gcc", "HOSTCC=ccache gcc"]);
     }
 }

@@ -6,6 +6,8 @@ pub mod cache;
 pub mod host;
 pub mod kconfig;
 pub mod kernel;
+pub mod launcher;
 mod tools;
 
+pub use launcher::{Launcher, LAUNCHER_ENV};
 pub use tools::{cached_tool_version, tool_version};
