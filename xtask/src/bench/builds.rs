@@ -1,7 +1,7 @@
 //! Build times: Kiln's rebuilds as a user types them, and (`--cold`) Kiln's kernel +
 //! BusyBox builds from clean against plain `make`s of the same configuration.
 
-use super::report::Cold;
+use super::report::{Cold, Pair};
 use crate::artifacts::{self, Artifacts};
 use crate::ctx::Ctx;
 use anyhow::{bail, Context, Result};
@@ -70,6 +70,34 @@ pub fn rebuilds(ctx: &Ctx, a: &Artifacts, live: bool, tries: u32) -> Result<Rebu
     Ok(Rebuilds { noop_s: noop, init_change_s, init_compile_s })
 }
 
+/// CPU seconds (user + system) of this process's finished children so far, from
+/// `/proc/self/stat`'s `cutime` and `cstime`: on a shared machine the compilers' CPU
+/// time moves much less with the other workers' load than the wall clock does.
+pub fn children_cpu_s() -> Option<f64> {
+    parse_children_cpu(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
+/// `cutime + cstime` of a `/proc/PID/stat` line, in seconds (Linux's USER_HZ is 100 on
+/// x86_64, whatever the kernel's own tick).
+fn parse_children_cpu(stat: &str) -> Option<f64> {
+    // The command name, in parentheses, may hold spaces: count fields after its end.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i)?.parse::<u64>().ok();
+    Some((ticks(13)? + ticks(14)?) as f64 / 100.0)
+}
+
+/// Wall-clock and CPU seconds of `f`'s children.
+fn timed<T>(f: impl FnOnce() -> Result<T>) -> Result<(T, f64, f64)> {
+    let cpu = children_cpu_s().unwrap_or(0.0);
+    let t = Instant::now();
+    let v = f()?;
+    let wall = t.elapsed().as_secs_f64();
+    let cpu = children_cpu_s().unwrap_or(0.0) - cpu;
+    eprintln!("  {wall:.1}s ({cpu:.1} CPU s)");
+    Ok((v, wall, cpu))
+}
+
 /// Kiln's kernel and BusyBox builds in a fresh build root, then `make bzImage` and
 /// BusyBox's `make` in fresh directories from the `.config` files Kiln made, same `-j`,
 /// same (already extracted) source trees. Everything lives in a temporary directory.
@@ -87,51 +115,60 @@ pub fn cold(ctx: &Ctx, spec: &kiln_image::ImageSpec) -> Result<Cold> {
     let busybox_tree = busybox_src.unpack()?;
 
     eprintln!("cold build: Kiln's kernel");
-    let t = Instant::now();
     let fragments = spec.kernel_fragments(&ctx.root);
-    let k = kernel::build_kernel(&kernel::KernelRequest {
-        src: &linux,
-        fragments: &fragments,
-        build_root: &kiln_root,
-        log_dir: &logs,
-        jobs: ctx.jobs,
-        epoch: ctx.epoch,
+    let (k, kiln_kernel_s, kiln_kernel_cpu) = timed(|| {
+        kernel::build_kernel(&kernel::KernelRequest {
+            src: &linux,
+            fragments: &fragments,
+            build_root: &kiln_root,
+            log_dir: &logs,
+            jobs: ctx.jobs,
+            epoch: ctx.epoch,
+        })
     })?;
-    let kiln_kernel_s = t.elapsed().as_secs_f64();
-    eprintln!("  {kiln_kernel_s:.1}s");
 
     eprintln!("cold build: Kiln's BusyBox");
-    let t = Instant::now();
     let headers = kernel::Headers::new(&linux, &kiln_root, &logs);
     let bb_fragments = spec.busybox_fragments(&ctx.root);
-    let bb = busybox::build_busybox(&busybox::BusyboxRequest {
-        src: &busybox_src,
-        base: spec.busybox.base.make_target(),
-        fragments: &bb_fragments,
-        kernel_headers: &headers,
-        build_root: &kiln_root,
-        log_dir: &logs,
-        jobs: ctx.jobs,
-        epoch: ctx.epoch,
+    let (bb, kiln_busybox_s, kiln_busybox_cpu) = timed(|| {
+        busybox::build_busybox(&busybox::BusyboxRequest {
+            src: &busybox_src,
+            base: spec.busybox.base.make_target(),
+            fragments: &bb_fragments,
+            kernel_headers: &headers,
+            build_root: &kiln_root,
+            log_dir: &logs,
+            jobs: ctx.jobs,
+            epoch: ctx.epoch,
+        })
     })?;
-    let kiln_busybox_s = t.elapsed().as_secs_f64();
-    eprintln!("  {kiln_busybox_s:.1}s");
 
     let jobs = format!("-j{}", ctx.jobs);
-    let plain = |name: &str, src: &Path, config: &Path, args: &[&str]| -> Result<f64> {
+    let plain = |name: &str, src: &Path, config: &Path, args: &[&str]| -> Result<(f64, f64)> {
         let out = tmp.path().join("plain").join(name);
         std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
         std::fs::copy(config, out.join(".config")).with_context(|| format!("copying {}", config.display()))?;
         eprintln!("cold build: plain make {}", args.join(" "));
-        let t = Instant::now();
-        run_logged(&format!("plain {name}"), kernel::make(src, &out, args, &[]), &logs)?;
-        let s = t.elapsed().as_secs_f64();
-        eprintln!("  {s:.1}s");
-        Ok(s)
+        let ((), wall, cpu) = timed(|| run_logged(&format!("plain {name}"), kernel::make(src, &out, args, &[]), &logs))?;
+        Ok((wall, cpu))
     };
-    let plain_kernel_s = plain("linux", &linux_tree.dir, &k.build_dir.join(".config"), &[&jobs, "bzImage"])?;
-    let plain_busybox_s =
+    let (plain_kernel_s, plain_kernel_cpu) = plain("linux", &linux_tree.dir, &k.build_dir.join(".config"), &[&jobs, "bzImage"])?;
+    let (plain_busybox_s, plain_busybox_cpu) =
         plain("busybox", &busybox_tree.dir, &bb.build_dir.join(".config"), &[&jobs, "CC=musl-gcc", "busybox"])?;
-    let total = super::report::Pair::new(kiln_kernel_s + kiln_busybox_s, plain_kernel_s + plain_busybox_s);
-    Ok(Cold { jobs: ctx.jobs, kiln_kernel_s, kiln_busybox_s, plain_kernel_s, plain_busybox_s, total })
+    let total = Pair::new(kiln_kernel_s + kiln_busybox_s, plain_kernel_s + plain_busybox_s);
+    let cpu = Pair::new(kiln_kernel_cpu + kiln_busybox_cpu, plain_kernel_cpu + plain_busybox_cpu);
+    Ok(Cold { jobs: ctx.jobs, kiln_kernel_s, kiln_busybox_s, plain_kernel_s, plain_busybox_s, total, cpu })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn children_cpu_from_proc_stat() {
+        let stat = "4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 100 5 0 0 7 3 250 125 20 0 1 0 99 1000 10";
+        assert_eq!(parse_children_cpu(stat), Some(3.75));
+        assert_eq!(parse_children_cpu("4242 (x) S 1"), None);
+        assert!(children_cpu_s().is_some(), "this process's own stat parses");
+    }
 }

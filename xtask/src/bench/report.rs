@@ -239,7 +239,10 @@ pub struct Cold {
     pub plain_kernel_s: f64,
     /// BusyBox's `make` in a fresh directory from Kiln's `.config`.
     pub plain_busybox_s: f64,
+    /// Wall-clock seconds, both builds.
     pub total: Pair,
+    /// CPU seconds (user + system) of every process the builds ran.
+    pub cpu: Pair,
 }
 
 /// A line of the table.
@@ -276,6 +279,7 @@ pub fn rows(kiln: &Subject, reference: &Subject, boots: &[Cell], ram: Option<&Ra
     rows.push(pair("rebuild after an init change", &builds.init_change));
     if let Some(c) = &builds.cold {
         rows.push(pair(&format!("cold build, kernel + BusyBox (-j{})", c.jobs), &c.total));
+        rows.push(Row::new("cold build, CPU time", "CPU s", Some(c.cpu.kiln), Some(c.cpu.reference)));
     }
     rows
 }
