@@ -1,40 +1,26 @@
-//! `cargo xtask bench`: measures (never asserts) build and boot speed and artifact
-//! sizes; prints a table and writes `out/bench.json`.
+//! `cargo xtask bench`: Kiln against the seeds' recipe, measured side by side in one run
+//! (reported, never asserted): ISO size, boot to a working shell per cell, the RAM floor,
+//! rebuilds and (`--cold`) cold builds, each with the ratio Kiln / reference. Prints a
+//! table and writes `out/bench/bench.json` and `out/bench/bench.md`.
+//!
+//! `boot.rs` times boots, `reference.rs` makes the reference ISO, `builds.rs` times
+//! builds, `report.rs` is the report's shape, statistics and tables; `runtimes.rs` (with
+//! `timing.rs`) is `--runtimes`.
 
+mod boot;
+mod builds;
+mod reference;
+mod report;
 mod runtimes;
 mod timing;
 
 use crate::artifacts::{self, human};
 use crate::ctx::Ctx;
-use anyhow::{Context, Result};
-use kiln_vm::{Boot, Firmware, Machine, Step};
-use serde::Serialize;
+use anyhow::{bail, Context, Result};
+use report::{Builds, Pair, RamFloor, Report, Subject};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-#[derive(Serialize)]
-struct Report {
-    image: String,
-    accel: String,
-    /// `cargo xtask iso` with nothing changed, as a user types it (best of three).
-    rebuild_seconds: f64,
-    /// `cargo xtask iso` after touching kiln-init's source.
-    init_change_seconds: f64,
-    /// The init's own compile in that run (cargo's part), for comparison.
-    init_compile_seconds: f64,
-    sizes: Vec<(String, u64)>,
-    boots: Vec<BootTime>,
-}
-
-#[derive(Serialize)]
-struct BootTime {
-    case: String,
-    passed: bool,
-    marker_seconds: Option<f64>,
-    guest_uptime: Option<f64>,
-}
-
-/// Seconds a `cargo xtask iso --image IMAGE` takes, run as a user runs it.
 #[derive(clap::Args, Clone)]
 pub struct Args {
     #[command(flatten)]
@@ -48,33 +34,25 @@ pub struct Args {
     /// the container OS (`--image` is ignored); written to out/bench/runtimes.json
     #[arg(long, conflicts_with = "live")]
     pub runtimes: bool,
-    /// With --runtimes: timed runs per runtime and container (after one warm-up run)
-    #[arg(long, default_value_t = 20, requires = "runtimes")]
-    pub runs: u32,
+    /// Boots per cell and ISO (default 3); with --runtimes, timed runs per runtime and
+    /// container after one warm-up run (default 20)
+    #[arg(long)]
+    pub runs: Option<u32>,
+    /// The short version CI runs: one boot per cell (BIOS and UEFI CD), one no-op
+    /// rebuild, no RAM bisection, no cold builds
+    #[arg(long, conflicts_with = "runtimes")]
+    pub quick: bool,
+    /// Also build kernel + BusyBox from clean, Kiln's way and with plain `make`s of the
+    /// same .config files (minutes)
+    #[arg(long, conflicts_with_all = ["runtimes", "quick"])]
+    pub cold: bool,
 }
 
-fn time_iso(ctx: &Ctx, image: &str, live: bool) -> Result<f64> {
-    let t = Instant::now();
-    let mut args = vec!["xtask", "iso", "--image", image];
-    if live {
-        args.push("--live");
+impl Args {
+    /// `cargo xtask bench --quick` for IMAGE (what `cargo xtask test` runs).
+    pub fn quick(image: crate::ImageArg) -> Args {
+        Args { image, live: false, runtimes: false, runs: None, quick: true, cold: false }
     }
-    let out = duct::cmd(ctx.cargo(), args)
-        .dir(&ctx.root)
-        .stdout_null()
-        .stderr_null()
-        .unchecked()
-        .run()
-        .context("running cargo xtask iso")?;
-    if !out.status.success() {
-        anyhow::bail!("cargo xtask iso --image {image} failed ({})", out.status);
-    }
-    Ok(t.elapsed().as_secs_f64())
-}
-
-fn touch(path: &Path) -> Result<()> {
-    let f = std::fs::File::options().write(true).open(path).with_context(|| format!("opening {}", path.display()))?;
-    f.set_modified(std::time::SystemTime::now()).with_context(|| format!("touching {}", path.display()))
 }
 
 fn size(p: &Path) -> u64 {
@@ -90,36 +68,61 @@ fn spec(ctx: &Ctx, args: &Args) -> Result<kiln_image::ImageSpec> {
     Ok(spec)
 }
 
+/// The RAM bisection's range, MiB.
+const RAM_LOW: u32 = 8;
+const RAM_HIGH: u32 = 128;
+
 pub fn run(args: &Args) -> Result<()> {
     let ctx = Ctx::new();
     if args.runtimes {
-        return runtimes::run(&ctx, args.runs);
+        return runtimes::run(&ctx, args.runs.unwrap_or(20));
     }
-    let image = args.image.image.as_str();
+    let runs = if args.quick { 1 } else { args.runs.unwrap_or(3).max(1) };
+    let dir = ctx.out.join("bench");
+    let logs = dir.join("logs");
+    if logs.exists() {
+        std::fs::remove_dir_all(&logs).with_context(|| format!("removing {}", logs.display()))?;
+    }
     let a = artifacts::build_spec(&ctx, spec(&ctx, args)?, true)?;
-    // Nothing changed: the time is the no-op rebuild, cargo's own check included.
-    let mut noop = Vec::new();
-    for _ in 0..3 {
-        noop.push(time_iso(&ctx, image, args.live)?);
+    let busybox = a.busybox_binary.clone();
+    if busybox.as_os_str().is_empty() {
+        bail!("image {} has no Kiln BusyBox (contract mode): the reference needs one", a.spec.name);
     }
-    let rebuild_seconds = noop.iter().copied().fold(f64::INFINITY, f64::min);
-    // A change to the init's source: its compile, then initramfs and ISO. Touching the
-    // source recompiles the init; forgetting the two stamps makes the steps after it
-    // run as they would for a real change (a touch alone gives the same binary).
-    let init_src = ctx.root.join("crates/init/src/main.rs");
-    touch(&init_src)?;
-    let mut made_from_init = vec![a.initrd.clone(), a.iso.clone().expect("iso built")];
-    made_from_init.extend(a.live.as_ref().map(|l| l.squashfs.clone()));
-    for out in &made_from_init {
-        kiln_util::Stamped::invalidate(out)?;
-    }
-    let init_change_seconds = time_iso(&ctx, image, args.live)?;
-    touch(&init_src)?;
-    let t = Instant::now();
-    crate::artifacts::build_guest(&ctx, "kiln-init")?;
-    let init_compile_seconds = t.elapsed().as_secs_f64();
-    artifacts::build_spec(&ctx, spec(&ctx, args)?, true)?;
+    eprintln!("reference ISO (seed 000's recipe) from the same bzImage and BusyBox");
+    let refr = reference::build(&a.kernel, &busybox, &dir.join("reference"))?;
+    eprintln!("  {} ({}), packaged in {:.1}s", refr.iso.display(), human(size(&refr.iso)), refr.package_seconds);
+
+    eprintln!("rebuilds");
+    let rb = builds::rebuilds(&ctx, &a, args.live, if args.quick { 1 } else { 3 })?;
+    eprintln!("  no-op {:.2}s, after an init change {:.2}s (its compile {:.2}s)", rb.noop_s, rb.init_change_s, rb.init_compile_s);
+    // The touched init is the same binary: the artifacts are as before.
+    let a = artifacts::build_spec(&ctx, spec(&ctx, args)?, true)?;
     let iso = a.iso.clone().expect("iso built");
+
+    let accel = ctx.accel(&a.kernel, &a.initrd);
+    let kiln_t = boot::Target { name: "kiln", iso: &iso, ready: crate::test_boot::MARKER, boot_times: true };
+    let ref_t = boot::Target { name: "reference", iso: &refr.iso, ready: reference::WELCOME, boot_times: false };
+    eprintln!("boot to shell ({accel:?}, {runs} run(s) per cell)");
+    let cells = boot::cells(args.quick);
+    let boots: Vec<report::Cell> =
+        cells.iter().map(|&c| boot::measure_cell(c, &kiln_t, &ref_t, runs, accel, &logs)).collect();
+
+    let ram_floor = if args.quick {
+        None
+    } else {
+        let cell = cells[0];
+        eprintln!("RAM floor ({}, -m {RAM_LOW}..{RAM_HIGH} MiB)", cell.name);
+        // Generous against the default-memory boots, so only a failed boot ends a try.
+        let slowest = boots[0].reference.runs.iter().chain(&boots[0].kiln.runs).filter_map(|r| r.shell_s).fold(0.0, f64::max);
+        let timeout = Duration::from_secs_f64(2.0 * slowest + 30.0);
+        let kiln = boot::ram_floor(cell, &kiln_t, RAM_LOW, RAM_HIGH, accel, &logs, timeout);
+        let reference = boot::ram_floor(cell, &ref_t, RAM_LOW, RAM_HIGH, accel, &logs, timeout);
+        Some(RamFloor { cell: cell.name.into(), low_mib: RAM_LOW, high_mib: RAM_HIGH, kiln, reference })
+    };
+
+    // Last, so the boots above run on a machine no busier than a cold build leaves it.
+    let cold = if args.cold { Some(builds::cold(&ctx, &a.spec)?) } else { None };
+
     let mut sizes = vec![
         ("bzImage".to_string(), size(&a.kernel)),
         ("initramfs (xz)".to_string(), size(&a.initrd)),
@@ -130,59 +133,59 @@ pub fn run(args: &Args) -> Result<()> {
         sizes.push(("squashfs root (xz)".to_string(), size(&live.squashfs)));
         sizes.push(("kiln-boot (static, stripped)".to_string(), size(&live.boot_binary)));
     }
-    sizes.push(("iso".to_string(), size(&iso)));
-    let accel = ctx.accel(&a.kernel, &a.initrd);
-    let serial = &a.spec.iso.entries[0];
-    let direct = Boot::Kernel { kernel: a.kernel.clone(), initrd: a.initrd.clone(), append: a.spec.cmdline(serial) };
-    let cells = [
-        ("direct-kernel", Firmware::SeaBios, direct),
-        ("seabios-cd", Firmware::SeaBios, Boot::Cdrom(iso.clone())),
-        ("seabios-disk", Firmware::SeaBios, Boot::Disk(iso.clone())),
-        ("ovmf-cd", Firmware::Ovmf, Boot::Cdrom(iso.clone())),
-        ("ovmf-disk", Firmware::Ovmf, Boot::Disk(iso)),
-    ];
-    // A live root is on the medium: booting the kernel directly, without one, ends in
-    // kiln-boot's rescue shell by design.
-    let cells = cells.into_iter().filter(|(name, ..)| a.live.is_none() || *name != "direct-kernel");
-    let steps = [
-        Step::Boot { marker: crate::test_boot::MARKER.into(), timeout: Duration::from_secs(240) },
-        Step::Shell { timeout: Duration::from_secs(60) },
-    ];
-    let mut boots = Vec::new();
-    for (name, fw, boot) in cells {
-        let machine = Machine::new(fw, boot, accel);
-        let r = kiln_vm::run_script(name, &machine, &steps, &ctx.out.join("bench").join(format!("{name}.log")));
-        boots.push(BootTime { case: name.into(), passed: r.passed(), marker_seconds: r.boot_seconds, guest_uptime: r.guest_uptime });
-    }
+    sizes.push(("reference initramfs (xz -9)".to_string(), size(&refr.initramfs)));
+    let kiln = Subject {
+        iso: iso.display().to_string(),
+        iso_bytes: size(&iso),
+        recipe: format!("`cargo xtask iso --image {}{}`", a.spec.name, if args.live { " --live" } else { "" }),
+    };
+    let reference = Subject { iso: refr.iso.display().to_string(), iso_bytes: size(&refr.iso), recipe: reference::RECIPE.into() };
+    let builds = Builds {
+        noop: Pair::new(rb.noop_s, refr.package_seconds),
+        init_change: Pair::new(rb.init_change_s, refr.package_seconds),
+        init_compile_s: rb.init_compile_s,
+        cold,
+    };
+    let rows = report::rows(&kiln, &reference, &boots, ram_floor.as_ref(), &builds);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let report = Report {
+        schema: report::SCHEMA,
+        date: kiln_util::utc_date(now),
+        machine: report::Machine::probe(&format!("{accel:?}")),
         image: a.spec.name.clone(),
-        accel: format!("{accel:?}"),
-        rebuild_seconds,
-        init_change_seconds,
-        init_compile_seconds,
+        quick: args.quick,
+        runs,
+        kiln,
+        reference,
         sizes,
         boots,
+        ram_floor,
+        builds,
+        rows,
     };
 
-    println!("no-op `cargo xtask iso`: {:.2}s (best of 3)", report.rebuild_seconds);
-    println!(
-        "after touching the init's source: {:.2}s (its compile alone {:.2}s, so {:.2}s more)",
-        report.init_change_seconds,
-        report.init_compile_seconds,
-        report.init_change_seconds - report.init_compile_seconds
-    );
     for (what, bytes) in &report.sizes {
         println!("{what:<30} {bytes:>10} bytes  {}", human(*bytes));
     }
-    println!("boot to marker ({}):", report.accel);
-    for b in &report.boots {
-        let m = b.marker_seconds.map_or("-".into(), |s| format!("{s:.1}s"));
-        let g = b.guest_uptime.map_or("-".into(), |s| format!("{s:.2}s"));
-        println!("  {:<14} host {m:>7}  guest uptime {g:>6}{}", b.case, if b.passed { "" } else { "  (failed)" });
-    }
-    let json = ctx.out.join("bench.json");
+    println!("after touching the init's source, its compile alone: {:.2}s", report.builds.init_compile_s);
+    print!("{}", report::terminal(&report.rows));
+    let json = dir.join("bench.json");
     kiln_util::write_atomic(&json, serde_json::to_string_pretty(&report)?.as_bytes())
         .with_context(|| format!("writing {}", json.display()))?;
-    println!("written to {}", json.display());
+    let md = dir.join("bench.md");
+    kiln_util::write_atomic(&md, report::markdown(&report).as_bytes()).with_context(|| format!("writing {}", md.display()))?;
+    println!("written to {} and {} (serial logs in {})", json.display(), md.display(), logs.display());
+    // Numbers are never asserted, but a boot that never reached the shell at QEMU's
+    // default memory is a broken measurement.
+    let failed: Vec<String> = report
+        .boots
+        .iter()
+        .flat_map(|c| [("kiln", &c.kiln), ("reference", &c.reference)].map(|(w, s)| (w, c, s)))
+        .filter(|(_, _, s)| s.failed > 0)
+        .map(|(w, c, s)| format!("{w} {}: {} of {} runs", c.cell, s.failed, s.runs.len()))
+        .collect();
+    if !failed.is_empty() {
+        bail!("boots that never reached the shell: {} (logs in {})", failed.join(", "), logs.display());
+    }
     Ok(())
 }

@@ -76,6 +76,18 @@ impl Ctx {
         std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
     }
 
+    /// `cmd` (a nested `cargo xtask ...`) with the environment of the user's shell: without
+    /// the variables `cargo run` gave this process. ring's build script reruns when
+    /// `CARGO_MANIFEST_DIR` changes, so a nested cargo that inherits it rebuilds ring,
+    /// rustls, ureq, kiln-registry, kiln-image and xtask (about 20 s here), and the
+    /// user's next `cargo xtask` rebuilds them all back.
+    pub fn as_user(cmd: duct::Expression) -> duct::Expression {
+        std::env::vars_os()
+            .filter_map(|(k, _)| k.into_string().ok())
+            .filter(|k| cargo_run_var(k))
+            .fold(cmd, |cmd, k| cmd.env_remove(k))
+    }
+
     /// Cargo's target directory (`CARGO_TARGET_DIR`, else `target/` in the project).
     pub fn target_dir(&self) -> PathBuf {
         std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| self.root.join("target"))
@@ -93,5 +105,25 @@ impl Ctx {
     /// `out/NAME/`: the image's other outputs (pxeboot files, logs).
     pub fn image_dir(&self, image: &str) -> PathBuf {
         self.out.join(image)
+    }
+}
+
+/// The variables `cargo run` sets for the program it runs (not the user's own settings,
+/// such as `CARGO_HOME` or `CARGO_TARGET_DIR`).
+fn cargo_run_var(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || matches!(name, "CARGO_MANIFEST_DIR" | "CARGO_MANIFEST_PATH" | "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE")
+}
+
+#[cfg(test)]
+mod cargo_env_tests {
+    #[test]
+    fn only_what_cargo_run_adds_is_dropped() {
+        for k in ["CARGO_MANIFEST_DIR", "CARGO_PKG_NAME", "CARGO_PKG_VERSION_MAJOR", "CARGO_CRATE_NAME"] {
+            assert!(super::cargo_run_var(k), "{k}");
+        }
+        for k in ["CARGO", "CARGO_HOME", "CARGO_TARGET_DIR", "RUSTFLAGS", "PATH"] {
+            assert!(!super::cargo_run_var(k), "{k}");
+        }
     }
 }

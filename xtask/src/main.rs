@@ -54,7 +54,8 @@ enum Command {
     /// Build the image twice from clean (other paths, caches, umask, time zone) and
     /// compare every artifact's sha256
     Repro(repro::Args),
-    /// Measure build and boot times and artifact sizes (reported, never asserted)
+    /// Measure Kiln against the seed recipe side by side (sizes, boot to shell, RAM
+    /// floor, builds) as ratios; reported, never asserted
     Bench(bench::Args),
 }
 

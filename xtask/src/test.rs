@@ -1,5 +1,5 @@
 //! `cargo xtask test`: every test. Unit tests first (fast, no QEMU), then test-boot,
-//! then the reproducibility check (two clean builds, the slowest part).
+//! then `bench --quick`, then the reproducibility check (two clean builds, the slowest part).
 
 use crate::ctx::Ctx;
 use anyhow::{Context, Result};
@@ -17,6 +17,8 @@ pub fn run(args: &TestArgs) -> Result<()> {
     let ctx = Ctx::new();
     ctx.run(&ctx.cargo(), &["test", "--workspace", "--quiet"], &[]).context("unit tests failed")?;
     crate::test_boot::run(&args.boot)?;
+    // The short bench, so the command cannot rot: its numbers are reported, never checked.
+    crate::bench::run(&crate::bench::Args::quick(args.boot.image.clone())).context("cargo xtask bench --quick failed")?;
     if !args.quick {
         let repro = crate::repro::Args { image: args.boot.image.clone(), dir: None, keep: false };
         crate::repro::run(&repro)?;

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 #[derive(Default)]
 struct Output {
     raw: Vec<u8>,
+    /// When each chunk of `raw` arrived (time since QEMU's start) and where it begins.
+    arrivals: Vec<(Duration, usize)>,
     eof: bool,
 }
 
@@ -42,6 +44,7 @@ impl Session {
         }
         let mut file = std::fs::File::create(log).map_err(|source| Error::Log { path: log.to_owned(), source })?;
         let _ = writeln!(file, "$ {shown}");
+        let started = Instant::now();
         let mut child = Command::new(program)
             .args(args)
             .stdin(Stdio::piped())
@@ -68,6 +71,8 @@ impl Session {
                         cvar.notify_all();
                         return;
                     }
+                    let at = out.raw.len();
+                    out.arrivals.push((started.elapsed(), at));
                     out.raw.extend_from_slice(&buf[..n]);
                     let _ = file.lock().expect("log lock").write_all(&buf[..n]);
                     cvar.notify_all();
@@ -75,7 +80,7 @@ impl Session {
             });
         }
         let stdin = child.stdin.take();
-        Ok(Session { child, stdin, output, started: Instant::now(), cursor: 0, status: None, log: log.to_owned(), fail_on: Vec::new() })
+        Ok(Session { child, stdin, output, started, cursor: 0, status: None, log: log.to_owned(), fail_on: Vec::new() })
     }
 
     pub fn log_path(&self) -> &Path {
@@ -90,6 +95,13 @@ impl Session {
     /// Everything the guest printed so far, cleaned of escape sequences.
     pub fn text(&self) -> String {
         clean(&self.output.0.lock().expect("output lock").raw)
+    }
+
+    /// Every line the guest printed so far with the time since QEMU's start at which
+    /// its first byte arrived, cleaned of escape sequences (a boot chart's raw data).
+    pub fn timed_lines(&self) -> Vec<(Duration, String)> {
+        let out = self.output.0.lock().expect("output lock");
+        timed_lines(&out.raw, &out.arrivals)
     }
 
     fn tail(&self) -> String {
@@ -171,6 +183,24 @@ impl Session {
     }
 }
 
+/// Splits `raw` into lines, each with the arrival time of the chunk its first byte came in.
+fn timed_lines(raw: &[u8], arrivals: &[(Duration, usize)]) -> Vec<(Duration, String)> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    while start < raw.len() {
+        let end = raw[start..].iter().position(|&b| b == b'\n').map_or(raw.len(), |p| start + p + 1);
+        let chunk = arrivals.partition_point(|&(_, at)| at <= start).saturating_sub(1);
+        let when = arrivals.get(chunk).map_or(Duration::ZERO, |&(t, _)| t);
+        let text = clean(&raw[start..end]);
+        let text = text.trim_end_matches(['\n', '\r']);
+        if !text.trim().is_empty() {
+            lines.push((when, text.to_string()));
+        }
+        start = end;
+    }
+    lines
+}
+
 impl Drop for Session {
     fn drop(&mut self) {
         self.kill();
@@ -198,6 +228,28 @@ mod tests {
         assert_eq!(s.wait_exit(Duration::from_secs(5)).unwrap().code(), Some(3));
         drop(s);
         assert!(std::fs::read_to_string(&log).unwrap().contains("got hi"));
+    }
+
+    #[test]
+    fn lines_carry_the_arrival_time_of_their_first_byte() {
+        let ms = Duration::from_millis;
+        let raw = b"Linux version 6\r\nboot\x1b[0m com\nplete\n\n42\n";
+        // Chunks at 0 ("Linux version 6\r\nboot"), 10 ms (" com\nple"), 20 ms (the rest).
+        let arrivals = [(ms(0), 0), (ms(10), 22), (ms(20), 35)];
+        let lines = timed_lines(raw, &arrivals);
+        let got: Vec<(u128, &str)> = lines.iter().map(|(t, l)| (t.as_millis(), l.as_str())).collect();
+        assert_eq!(got, [(0, "Linux version 6"), (0, "boot com"), (10, "plete"), (20, "42")]);
+        assert!(timed_lines(b"", &[]).is_empty());
+    }
+
+    #[test]
+    fn a_session_records_when_lines_arrive() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = sh("echo first; sleep 0.3; echo second", &dir.path().join("t.log"));
+        s.expect("second", Duration::from_secs(5)).unwrap();
+        let lines = s.timed_lines();
+        assert_eq!(lines.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>(), ["first", "second"]);
+        assert!(lines[1].0 >= lines[0].0 + Duration::from_millis(200), "{lines:?}");
     }
 
     #[test]
