@@ -174,7 +174,9 @@ pub fn run(args: &Args) -> Result<()> {
         .with_context(|| format!("writing {}", json.display()))?;
     let md = dir.join("bench.md");
     kiln_util::write_atomic(&md, report::markdown(&report).as_bytes()).with_context(|| format!("writing {}", md.display()))?;
-    println!("written to {} and {} (serial logs in {})", json.display(), md.display(), logs.display());
+    let svg = dir.join("boot.svg");
+    kiln_util::write_atomic(&svg, report::boot_chart(&report).as_bytes()).with_context(|| format!("writing {}", svg.display()))?;
+    println!("written to {}, {} and {} (serial logs in {})", json.display(), md.display(), svg.display(), logs.display());
     // Numbers are never asserted, but a boot that never reached the shell at QEMU's
     // default memory is a broken measurement.
     let failed: Vec<String> = report

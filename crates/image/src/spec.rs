@@ -257,8 +257,9 @@ fn default_label() -> String {
     "KILN".into()
 }
 
+/// No menu wait by default (a boot to shell is a few seconds; the wait was 2 of them).
 fn default_timeout() -> u32 {
-    2
+    0
 }
 
 /// Serial first: `-nographic` users (and tests) get the serial console as /dev/console.

@@ -136,18 +136,28 @@ pub struct Stage {
     pub seconds: f64,
 }
 
-/// Reads `/run/kiln/boot-times` (`NAME SECONDS` a line); other lines are skipped.
+/// Reads `/run/kiln/boot-times` (`NAME SECONDS` a line; kiln-report's reader).
 pub fn parse_boot_times(text: &str) -> Vec<Stage> {
-    text.lines()
-        .filter_map(|l| {
-            let mut w = l.split_whitespace();
-            let (name, secs) = (w.next()?, w.next()?);
-            if w.next().is_some() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-                return None;
-            }
-            Some(Stage { name: name.to_string(), seconds: secs.parse().ok().filter(|s: &f64| s.is_finite())? })
-        })
-        .collect()
+    kiln_report::parse_boot_times(text).into_iter().map(|(name, seconds)| Stage { name, seconds }).collect()
+}
+
+/// `out/bench/boot.svg`: the fastest run of Kiln and of the reference in each cell,
+/// phase by phase (kiln-report's timeline from the host arrival times, the serial log
+/// and kiln-init's stage times).
+pub fn boot_chart(r: &Report) -> String {
+    let mut timelines = Vec::new();
+    for c in &r.boots {
+        for (who, s) in [("Kiln", &c.kiln), ("reference", &c.reference)] {
+            let fastest = s.runs.iter().filter(|x| x.shell_s.is_some()).min_by(|a, b| a.shell_s.partial_cmp(&b.shell_s).unwrap_or(std::cmp::Ordering::Equal));
+            let Some(run) = fastest else { continue };
+            let log = std::fs::read_to_string(&run.log).unwrap_or_default();
+            let times: String = run.boot_times.iter().map(|st| format!("{} {}\n", st.name, st.seconds)).collect();
+            let (kernel, shell) = (run.kernel_s.unwrap_or(f64::NAN), run.shell_s.unwrap_or(f64::NAN));
+            timelines.push(kiln_report::timeline_from_boot(&format!("{who} {}", c.cell), kernel, shell, &log, &times));
+        }
+    }
+    let title = format!("{}: power-on to a working shell, fastest of {} run(s) per cell ({}, {})", r.image, r.runs, r.machine.accel, r.date);
+    kiln_report::boot_chart(&title, &timelines)
 }
 
 /// The smallest `-m` that still reached the shell, and every try on the way.
