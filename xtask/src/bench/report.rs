@@ -156,7 +156,7 @@ pub fn boot_chart(r: &Report) -> String {
             timelines.push(kiln_report::timeline_from_boot(&format!("{who} {}", c.cell), kernel, shell, &log, &times));
         }
     }
-    let title = format!("{}: power-on to a working shell, fastest of {} run(s) per cell ({}, {})", r.image, r.runs, r.machine.accel, r.date);
+    let title = format!("{}: power-on to a working shell (fastest of {} per cell, {})", r.image, r.runs, r.machine.accel);
     kiln_report::boot_chart(&title, &timelines)
 }
 
