@@ -110,12 +110,7 @@ pub fn boot_chart(title: &str, timelines: &[Timeline]) -> String {
             x = PAD;
             y += 20.0;
         }
-        doc.push(format!(
-            r#"<rect x="{}" y="{}" width="12" height="12" rx="2" fill="{}"/>"#,
-            num(x),
-            num(y - 10.0),
-            colour(name)
-        ));
+        doc.swatch(x, y, colour(name));
         doc.text(x + 16.0, y, 12.0, "start", "", name);
         x += advance;
     }

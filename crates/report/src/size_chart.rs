@@ -66,12 +66,7 @@ pub fn size_chart(title: &str, parts: &[(String, u64)]) -> String {
     let largest = shown.iter().map(|p| p.2).max().unwrap_or(1).max(1);
     let mut y = y + STACK + 30.0;
     for (&(i, _, bytes), name) in shown.iter().zip(&names) {
-        doc.push(format!(
-            r#"<rect x="{}" y="{}" width="12" height="12" rx="2" fill="{}"/>"#,
-            num(PAD),
-            num(y - 10.0),
-            fill(i)
-        ));
+        doc.swatch(PAD, y, fill(i));
         doc.text(PAD + 18.0, y, 13.0, "start", "", name);
         let w = (bar_max * bytes as f64 / largest as f64).max(1.0);
         doc.push(format!(

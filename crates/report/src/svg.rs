@@ -137,6 +137,12 @@ impl Doc {
         self.push(s);
     }
 
+    /// A legend's colour swatch: a 12 px rounded square whose bottom is 2 px below the
+    /// text baseline `y`.
+    pub fn swatch(&mut self, x: f64, y: f64, fill: &str) {
+        self.push(format!(r#"<rect x="{}" y="{}" width="12" height="12" rx="2" fill="{fill}"/>"#, num(x), num(y - 10.0)));
+    }
+
     /// The whole document, `width` × `height` px, titled `title` (shown by browsers
     /// and read by screen readers).
     pub fn finish(self, width: f64, height: f64, title: &str) -> String {

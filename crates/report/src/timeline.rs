@@ -93,7 +93,8 @@ pub struct ConsoleMarks {
 pub fn parse_console(log: &str) -> ConsoleMarks {
     let mut m = ConsoleMarks::default();
     for raw in log.lines() {
-        let line = strip_escapes(raw);
+        // GRUB and the firmware paint the serial console: escapes and carriage returns go.
+        let line = kiln_vm::clean(raw.as_bytes());
         let (stamp, rest) = match printk_stamp(&line) {
             Some((t, rest)) => (Some(t), rest),
             None => (None, line.trim()),
@@ -237,33 +238,6 @@ fn printk_stamp(line: &str) -> Option<(f64, &str)> {
 fn secs_before(text: &str, suffix: &str) -> Option<f64> {
     let end = text.find(suffix)?;
     text[..end].trim().parse().ok().filter(|s: &f64| s.is_finite() && *s >= 0.0)
-}
-
-/// `line` without ANSI escape sequences (CSI `ESC [ ... final`, and two-byte `ESC x`)
-/// and carriage returns: GRUB and the firmware paint the serial console.
-fn strip_escapes(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\u{1b}' => match chars.next() {
-                Some('[') => {
-                    for c in chars.by_ref() {
-                        if ('@'..='~').contains(&c) {
-                            break;
-                        }
-                    }
-                }
-                Some('(' | ')') => {
-                    chars.next();
-                }
-                _ => {}
-            },
-            '\r' => {}
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

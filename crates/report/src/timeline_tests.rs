@@ -72,7 +72,7 @@ fn printk_stamps_and_what_is_not_one() {
     assert_eq!(printk_stamp("[mem 0x08000000-0xfffbffff] available"), None);
     assert_eq!(printk_stamp("[1.] x"), None);
     assert_eq!(printk_stamp("[-1.5] x"), None);
-    assert_eq!(strip_escapes("\u{1b}c\u{1b}[?7l\u{1b}[2J[    0.000000] Linux\r"), "[    0.000000] Linux");
+    assert_eq!(kiln_vm::clean("\u{1b}c\u{1b}[?7l\u{1b}[2J[    0.000000] Linux\r".as_bytes()), "[    0.000000] Linux");
 }
 
 #[test]
