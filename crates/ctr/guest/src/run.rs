@@ -1,7 +1,6 @@
-//! `kiln-ctr run DIR [--name NAME] [--network] [--keep] [-- CMD...]` (hidden
-//! for now; `run REF` will pull into a layout and call [`run_layout`]): one container
-//! from an OCI image layout directory, in the foreground, with the build-time
-//! containers' safety.
+//! `kiln-ctr run IMAGE [--name NAME] [--network] [--keep] [-- CMD...]`: one container
+//! from an OCI image layout directory (a `docker://` IMAGE is pulled into one first,
+//! `pull.rs`), in the foreground, with the build-time containers' safety.
 //!
 //! Order: open and unpack the image with kiln-oci (its default limits; the spool on
 //! tmpfs) → write the tree to `RUN_DIR/NAME/rootfs` (`Tree::write_dir`: owners, modes,
