@@ -54,7 +54,9 @@ impl Ctx {
     pub fn run(&self, program: &str, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<()> {
         use anyhow::Context;
         eprintln!("$ {program} {}", args.join(" "));
-        let mut cmd = duct::cmd(program, args).dir(&self.root).unchecked();
+        // Without what `cargo run` set: a nested cargo (the unit tests, a guest build)
+        // would otherwise rebuild ring and everything above it (see `as_user`).
+        let mut cmd = Ctx::as_user(duct::cmd(program, args)).dir(&self.root).unchecked();
         for (k, v) in env {
             cmd = cmd.env(k, v);
         }
