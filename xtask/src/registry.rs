@@ -13,18 +13,13 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use kiln_image::containers::ImageRef;
 use kiln_image::ImageSpec;
-use kiln_registry::{Client, Credentials, Lock, Options, Pin, Progress, Reference, Store};
+use kiln_registry::{Client, Lock, Options, Pin, Progress, Reference, Store};
 use std::path::PathBuf;
 use std::time::Instant;
 
-/// Hosts spoken to over plain HTTP besides loopback ones.
-pub const INSECURE_ENV: &str = "KILN_INSECURE_REGISTRIES";
-
 /// The client with the user's credentials and insecure hosts.
 pub fn client() -> Result<Client> {
-    let credentials = Credentials::from_user().map_err(anyhow::Error::msg).context("reading registry credentials")?;
-    let insecure = std::env::var(INSECURE_ENV).unwrap_or_default().split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_owned).collect();
-    Ok(Client::new(Options { insecure, credentials, ..Options::default() }))
+    Ok(Client::new(Options::from_user().map_err(anyhow::Error::msg).context("reading registry credentials")?))
 }
 
 /// The registry cache.

@@ -26,6 +26,20 @@ pub struct Options {
     pub timeout: Duration,
 }
 
+/// Hosts (`HOST[:PORT]`, comma- or space-separated) spoken to over plain HTTP besides
+/// loopback ones.
+pub const INSECURE_ENV: &str = "KILN_INSECURE_REGISTRIES";
+
+impl Options {
+    /// The user's settings: credentials ([`Credentials::from_user`]) and the hosts in
+    /// [`INSECURE_ENV`]. An unreadable credentials file is an error naming it.
+    pub fn from_user() -> Result<Options, String> {
+        let credentials = Credentials::from_user()?;
+        let insecure = std::env::var(INSECURE_ENV).unwrap_or_default().split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        Ok(Options { insecure, credentials, ..Options::default() })
+    }
+}
+
 impl Default for Options {
     fn default() -> Options {
         Options { insecure: Vec::new(), credentials: Credentials::default(), timeout: Duration::from_secs(30) }

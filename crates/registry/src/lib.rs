@@ -20,7 +20,7 @@ mod store;
 pub mod testreg;
 
 pub use auth::{Challenge, Credentials, Login, AUTH_ENV};
-pub use client::{Client, Options, Progress};
+pub use client::{Client, Options, Progress, INSECURE_ENV};
 pub use lock::{Change, Lock};
 pub use pin::{pin, Pin};
 pub use pull::{pull, Pulled};

@@ -6,7 +6,7 @@
 //! unpacks.
 
 use kiln_ctr::{Error, Result};
-use kiln_registry::{Client, Credentials, Options, Progress, Reference, Store};
+use kiln_registry::{Client, Options, Progress, Reference, Store};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -28,12 +28,11 @@ pub struct PullOpts {
 pub fn pull(reference: &str, opts: &PullOpts) -> Result<PathBuf> {
     let r = Reference::parse(reference).map_err(Error)?;
     let platform: kiln_oci::Platform = opts.platform.parse().map_err(|e| Error(format!("--platform {}: {e}", opts.platform)))?;
-    let credentials = Credentials::from_user().map_err(Error)?;
-    let mut insecure: Vec<String> = std::env::var("KILN_INSECURE_REGISTRIES").unwrap_or_default().split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    let mut options = Options::from_user().map_err(Error)?;
     if opts.insecure {
-        insecure.push(r.host.clone());
+        options.insecure.push(r.host.clone());
     }
-    let client = Client::new(Options { insecure, credentials, ..Options::default() });
+    let client = Client::new(options);
     let started = Instant::now();
     let digest = match &r.digest {
         Some(d) => d.clone(),
