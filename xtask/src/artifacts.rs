@@ -107,7 +107,7 @@ pub fn build_spec_with(ctx: &Ctx, spec: ImageSpec, iso: bool, extra: &root::Extr
     report("kernel", &k.path, k.cached);
 
     progress.step("busybox");
-    let headers = kernel::Headers::new(&linux, &build_root, &logs);
+    let headers = kernel::Headers::new(&linux, &build_root, &logs, ctx.jobs);
     let bb_fragments = spec.busybox_fragments(&ctx.root);
     let bb = busybox::build_busybox(&busybox::BusyboxRequest {
         src: &busybox_src,

@@ -74,7 +74,8 @@ pub fn build_busybox(req: &BusyboxRequest) -> Result<Built> {
     let src = tree.dir.as_path();
 
     let env = reproducible_env(req.epoch);
-    run_logged(&format!("busybox {}", req.base), make(src, &dir, &[req.base], &env), req.log_dir)?;
+    let jobs = format!("-j{}", req.jobs);
+    run_logged(&format!("busybox {}", req.base), make(src, &dir, &[jobs.as_str(), req.base], &env), req.log_dir)?;
     let dotconfig = dir.join(".config");
     let text = std::fs::read_to_string(&dotconfig).with_context(|| format!("reading {}", dotconfig.display()))?;
     let cflags = format!("\"-isystem {}\"", headers.display());
@@ -86,7 +87,6 @@ pub fn build_busybox(req: &BusyboxRequest) -> Result<Built> {
     run_logged("busybox oldconfig", oldconfig, req.log_dir)?;
     check_config(&fragments, &dotconfig)?;
 
-    let jobs = format!("-j{}", req.jobs);
     let mut args = busybox_cc_vars(req.launcher);
     args.extend([jobs, "busybox".to_string()]);
     run_logged("busybox build", make(src, &dir, &args, &env), req.log_dir)?;
@@ -141,7 +141,7 @@ mod tests {
     fn launcher_is_on_the_command_line_not_in_the_key() {
         let (fetcher, source, root) = (kiln_sources::Fetcher::new("/nonexistent/downloads"), crate::kernel::tests::source(), Path::new("/nonexistent/build"));
         let src = Pinned::new(&fetcher, "busybox", &source, root);
-        let headers = Headers::new(&src, root, root);
+        let headers = Headers::new(&src, root, root, 2);
         let distcc = Launcher::parse("distcc").unwrap().unwrap();
         let request = |launcher| BusyboxRequest {
             src: &src,

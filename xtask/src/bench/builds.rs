@@ -130,7 +130,7 @@ pub fn cold(ctx: &Ctx, spec: &kiln_image::ImageSpec) -> Result<Cold> {
     })?;
 
     eprintln!("cold build: Kiln's BusyBox");
-    let headers = kernel::Headers::new(&linux, &kiln_root, &logs);
+    let headers = kernel::Headers::new(&linux, &kiln_root, &logs, ctx.jobs);
     let bb_fragments = spec.busybox_fragments(&ctx.root);
     let (bb, kiln_busybox_s, kiln_busybox_cpu) = timed(|| {
         busybox::build_busybox(&busybox::BusyboxRequest {

@@ -80,17 +80,40 @@ fn applet_link(path: &str) -> Option<String> {
 /// Builds the reference under `dir` (`dir/rootfs`, `dir/iso`, `dir/initramfs.cpio.xz`,
 /// `dir/reference.iso`) from `kernel` and `busybox`.
 pub fn build(kernel: &Path, busybox: &Path, dir: &Path) -> Result<Reference> {
-    use std::os::unix::fs::{symlink, PermissionsExt};
-    let rootfs = dir.join("rootfs");
-    let tree = dir.join("iso");
-    for d in [&rootfs, &tree] {
-        if d.exists() {
-            std::fs::remove_dir_all(d).with_context(|| format!("removing {}", d.display()))?;
-        }
+    let rootfs = fresh_dir(&dir.join("rootfs"))?;
+    busybox_install(busybox, &rootfs)?;
+    for d in ["dev", "proc", "sys"] {
+        mkdir(&rootfs.join(d))?;
     }
-    let mkdir = |d: &Path| std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()));
+    write_exec(&rootfs.join("init"), &init_script())?;
+    pack(&rootfs, kernel, GRUB_CFG, dir)
+}
+
+/// `dir`, emptied (created if missing).
+pub fn fresh_dir(dir: &Path) -> Result<PathBuf> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    mkdir(dir)?;
+    Ok(dir.to_owned())
+}
+
+pub fn mkdir(d: &Path) -> Result<()> {
+    std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))
+}
+
+/// Writes an executable file (mode 0755): the recipes' `/init` scripts.
+pub fn write_exec(path: &Path, text: &str) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).with_context(|| format!("chmod {}", path.display()))
+}
+
+/// BusyBox in `rootfs` as its `make install` does it: `bin/busybox` (setuid, as minlin
+/// makes it) and a relative symlink per applet.
+pub fn busybox_install(busybox: &Path, rootfs: &Path) -> Result<()> {
+    use std::os::unix::fs::{symlink, PermissionsExt};
     mkdir(&rootfs.join("bin"))?;
-    mkdir(&tree.join("boot/grub"))?;
     let bb = rootfs.join("bin/busybox");
     std::fs::copy(busybox, &bb).with_context(|| format!("copying {}", busybox.display()))?;
     std::fs::set_permissions(&bb, std::fs::Permissions::from_mode(0o4755))?;
@@ -104,13 +127,17 @@ pub fn build(kernel: &Path, busybox: &Path, dir: &Path) -> Result<Reference> {
             symlink(&target, &link).with_context(|| format!("linking {}", link.display()))?;
         }
     }
-    for d in ["dev", "proc", "sys"] {
-        mkdir(&rootfs.join(d))?;
-    }
-    let init = rootfs.join("init");
-    std::fs::write(&init, init_script()).with_context(|| format!("writing {}", init.display()))?;
-    std::fs::set_permissions(&init, std::fs::Permissions::from_mode(0o755))?;
-    std::fs::write(tree.join("boot/grub/grub.cfg"), GRUB_CFG)?;
+    Ok(())
+}
+
+/// The recipes' packaging, timed: `rootfs` as `find . -print0 | cpio --null -o
+/// --format=newc | xz -9 --check=crc32` (`dir/initramfs.cpio.xz`), `kernel` as
+/// `/boot/bzImage` and `grub_cfg` in the ISO tree `dir/iso`, `grub-mkrescue -o
+/// dir/reference.iso` with its defaults.
+pub fn pack(rootfs: &Path, kernel: &Path, grub_cfg: &str, dir: &Path) -> Result<Reference> {
+    let tree = fresh_dir(&dir.join("iso"))?;
+    mkdir(&tree.join("boot/grub"))?;
+    std::fs::write(tree.join("boot/grub/grub.cfg"), grub_cfg)?;
     std::fs::copy(kernel, tree.join("boot/bzImage")).with_context(|| format!("copying {}", kernel.display()))?;
 
     let started = Instant::now();
@@ -118,10 +145,10 @@ pub fn build(kernel: &Path, busybox: &Path, dir: &Path) -> Result<Reference> {
     duct::cmd!("find", ".", "-print0")
         .pipe(duct::cmd!("cpio", "--null", "-o", "--format=newc").stderr_null())
         .pipe(duct::cmd!("xz", "-9", "--check=crc32"))
-        .dir(&rootfs)
+        .dir(rootfs)
         .stdout_path(&initramfs)
         .run()
-        .context("find | cpio | xz for the reference initramfs")?;
+        .with_context(|| format!("find | cpio | xz for {}", initramfs.display()))?;
     std::fs::copy(&initramfs, tree.join("boot/initramfs.cpio.xz"))?;
     let iso = dir.join("reference.iso");
     let out = duct::cmd!("grub-mkrescue", "-o", &iso, &tree)
