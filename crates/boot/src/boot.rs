@@ -21,8 +21,20 @@ pub const ROOTFS_BASE: &str = "/run/rootfsbase";
 pub const TMPFS_OVERLAY: &str = "/run/overlayfs";
 /// The persistence file system (`rd.live.overlay`), read-write.
 pub const PERSIST_MNT: &str = "/run/initramfs/overlayfs";
-/// How long to look for the persistence device once the medium is there.
+/// How long to look for the persistence device once the medium is there, when a USB
+/// device is present (see [`late_devices_possible`]).
 pub const PERSIST_WAIT_MS: u64 = 5000;
+/// Where the kernel lists USB devices (root hubs included).
+pub const USB_DEVICES: &str = "/sys/bus/usb/devices";
+
+/// Whether a disk may still appear after init started. The kernel finishes probing its
+/// built-in ATA, SCSI and virtio disks (async probes included) before it runs init, so
+/// those are all listed already; USB storage is enumerated later (hub work, then
+/// usb-storage's settle delay). No USB device (QEMU's default PC has no USB controller):
+/// nothing more can come, and looking again only costs the boot 5 s.
+pub fn late_devices_possible(sys: &mut impl Sys) -> bool {
+    sys.read_dir(USB_DEVICES).is_ok_and(|e| !e.is_empty())
+}
 
 /// (source, target, fstype, flags, data), mounted first, in order.
 pub const EARLY_MOUNTS: [(&str, &str, &str, u64, Option<&str>); 4] = [
@@ -160,7 +172,8 @@ fn mount_medium(sys: &mut impl Sys, medium: &Device, args: &LiveArgs) -> Result<
 fn overlay_upper(sys: &mut impl Sys, scanner: &mut Scanner, args: &LiveArgs) -> Result<String, String> {
     if let Some(p) = &args.overlay {
         let want = Source::Label(p.label.clone());
-        match wait_for(sys, scanner, &want, PERSIST_WAIT_MS) {
+        let wait = if late_devices_possible(sys) { PERSIST_WAIT_MS } else { 0 };
+        match wait_for(sys, scanner, &want, wait) {
             Ok(dev) => match persistent(sys, &dev, p) {
                 Ok(base) => {
                     sys.log(&format!("overlay: persistent, {base} on {}", dev.describe()));

@@ -1,7 +1,7 @@
 //! The boot sequence against the recording fake: the calls of a good boot,
 //! each way of failing and its message, and the options that change the path.
 
-use crate::boot::boot;
+use crate::boot::{boot, USB_DEVICES};
 use crate::fake_sys::{Fake, ROOTFS_DEV};
 use crate::prelude::*;
 use crate::probe::tests::{ext_image, iso_image};
@@ -370,11 +370,19 @@ fn persistence_device_missing_or_unusable() {
     assert!(f
         .logs
         .contains(&"no device labelled KILN_DATA for rd.live.overlay; changes stay in RAM".to_string()));
-    assert_eq!(f.now, 5000, "looked for it for 5 s");
+    assert_eq!(f.now, 0, "no USB device: every disk is listed already, no waiting");
     assert!(f.calls.contains(&"mount /run/overlayfs tmpfs tmpfs 0x0 mode=0755,size=50%".to_string()));
+
+    // With a USB device present, a stick may still come: looked for 5 s.
+    let mut f = cd(PERSIST);
+    f.add(&format!("{USB_DEVICES}/usb1"), Kind::Dir, 0, b"");
+    run(&mut f);
+    assert_eq!(f.now, 5000, "looked for it for 5 s");
+    assert!(f.logs.contains(&"no device labelled KILN_DATA for rd.live.overlay; changes stay in RAM".to_string()));
 
     // Late, but within the 5 s.
     let mut f = cd(PERSIST).disk("vdb", false, 1200, ext_image("KILN_DATA"));
+    f.add(&format!("{USB_DEVICES}/usb1"), Kind::Dir, 0, b"");
     run(&mut f);
     assert!(f.calls.contains(&"mount /run/initramfs/overlayfs ext4 /dev/vdb 0x0 -".to_string()));
 
