@@ -12,6 +12,7 @@ mod builds;
 mod reference;
 mod report;
 mod runtimes;
+mod seed004;
 mod timing;
 
 use crate::artifacts::{self, human};
