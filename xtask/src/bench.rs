@@ -5,13 +5,16 @@
 //!
 //! `boot.rs` times boots, `reference.rs` makes the reference ISO, `builds.rs` times
 //! builds, `report.rs` is the report's shape, statistics and tables; `runtimes.rs` (with
-//! `timing.rs`) is `--runtimes`.
+//! `timing.rs`) is `--runtimes`; `profiles.rs` is `--profiles`, with the other seeds'
+//! recipes in `seed001.rs` and `seed004.rs`.
 
 mod boot;
 mod builds;
+mod profiles;
 mod reference;
 mod report;
 mod runtimes;
+mod seed001;
 mod seed004;
 mod timing;
 
@@ -35,6 +38,11 @@ pub struct Args {
     /// the container OS (`--image` is ignored); written to out/bench/runtimes.json
     #[arg(long, conflicts_with = "live")]
     pub runtimes: bool,
+    /// Instead: every profile (or those named, comma-separated: minimal, live, oci,
+    /// oci-live, container) against the seed recipe for the same kind of system, boot
+    /// to up per cell; written to out/bench/profiles.json and profiles.md
+    #[arg(long, value_delimiter = ',', num_args = 0.., conflicts_with_all = ["runtimes", "live"])]
+    pub profiles: Option<Vec<String>>,
     /// Boots per cell and ISO (default 3); with --runtimes, timed runs per runtime and
     /// container after one warm-up run (default 20)
     #[arg(long)]
@@ -52,7 +60,7 @@ pub struct Args {
 impl Args {
     /// `cargo xtask bench --quick` for IMAGE (what `cargo xtask test` runs).
     pub fn quick(image: crate::ImageArg) -> Args {
-        Args { image, live: false, runtimes: false, runs: None, quick: true, cold: false }
+        Args { image, live: false, runtimes: false, profiles: None, runs: None, quick: true, cold: false }
     }
 }
 
@@ -79,6 +87,9 @@ pub fn run(args: &Args) -> Result<()> {
         return runtimes::run(&ctx, args.runs.unwrap_or(20));
     }
     let runs = if args.quick { 1 } else { args.runs.unwrap_or(3).max(1) };
+    if let Some(names) = &args.profiles {
+        return profiles::run(&ctx, names, runs, &boot::cells(args.quick));
+    }
     let dir = ctx.out.join("bench");
     let logs = dir.join("logs");
     if logs.exists() {
@@ -101,12 +112,12 @@ pub fn run(args: &Args) -> Result<()> {
     let iso = a.iso.clone().expect("iso built");
 
     let accel = ctx.accel(&a.kernel, &a.initrd);
-    let kiln_t = boot::Target { name: "kiln", iso: &iso, ready: crate::test_boot::MARKER, boot_times: true };
-    let ref_t = boot::Target { name: "reference", iso: &refr.iso, ready: reference::WELCOME, boot_times: false };
+    let kiln_t = boot::Target::shell("kiln", &iso, crate::test_boot::MARKER, true);
+    let ref_t = boot::Target::shell("reference", &refr.iso, reference::WELCOME, false);
     eprintln!("boot to shell ({accel:?}, {runs} run(s) per cell)");
     let cells = boot::cells(args.quick);
     let boots: Vec<report::Cell> =
-        cells.iter().map(|&c| boot::measure_cell(c, &kiln_t, &ref_t, runs, accel, &logs)).collect();
+        cells.iter().map(|&c| boot::measure_cell(c, &kiln_t, &ref_t, runs, accel, &logs, None)).collect();
 
     let ram_floor = if args.quick {
         None

@@ -264,12 +264,19 @@ fn default_timeout() -> u32 {
 
 /// Serial first: `-nographic` users (and tests) get the serial console as /dev/console.
 /// The last `console=` is the one /dev/console points to; both get kernel messages.
+/// `earlyprintk=serial,ttyS0` (`CONFIG_EARLY_PRINTK`, `kernel/30-console.config`): what
+/// the kernel says before its console driver starts reaches the serial port too, so a
+/// machine with too little RAM says why it stopped ("Kernel panic ... Failed to
+/// allocate ...") instead of stopping silently after the boot loader.
 fn default_entries() -> Vec<MenuEntry> {
     vec![
-        MenuEntry { name: "Kiln (serial console)".into(), args: "console=tty0 console=ttyS0".into() },
-        MenuEntry { name: "Kiln (VGA console)".into(), args: "console=ttyS0 console=tty0".into() },
+        MenuEntry { name: "Kiln (serial console)".into(), args: format!("console=tty0 console=ttyS0 {EARLY_SERIAL}") },
+        MenuEntry { name: "Kiln (VGA console)".into(), args: format!("console=ttyS0 console=tty0 {EARLY_SERIAL}") },
     ]
 }
+
+/// The early console of the default entries (see [`default_entries`]).
+pub const EARLY_SERIAL: &str = "earlyprintk=serial,ttyS0";
 
 impl Default for IsoSpec {
     fn default() -> Self {

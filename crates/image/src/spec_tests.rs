@@ -15,7 +15,7 @@ fragments = ["kiln"]
 fn defaults_give_serial_and_vga_entries() {
     let s = ImageSpec::parse("images/t.toml", MINIMAL).unwrap();
     assert_eq!(s.iso.entries.len(), 2);
-    assert_eq!(s.cmdline(&s.iso.entries[0]), "quiet console=tty0 console=ttyS0");
+    assert_eq!(s.cmdline(&s.iso.entries[0]), "quiet console=tty0 console=ttyS0 earlyprintk=serial,ttyS0");
     assert_eq!(s.iso.label, "KILN");
     assert_eq!(s.iso.layout, IsoLayout::Slim);
 }
@@ -247,7 +247,7 @@ fn live_mode_adds_its_fragments_and_the_live_command_line() {
     assert_eq!(s.kernel_fragment_names(), ["base", LIVE_FRAGMENT, PERSIST_FRAGMENT]);
     assert_eq!(
         s.cmdline(&s.iso.entries[0]),
-        "root=live:CDLABEL=KILN_LIVE rd.live.image rd.live.overlay=LABEL=KILN_DATA quiet console=tty0 console=ttyS0"
+        "root=live:CDLABEL=KILN_LIVE rd.live.image rd.live.overlay=LABEL=KILN_DATA quiet console=tty0 console=ttyS0 earlyprintk=serial,ttyS0"
     );
     // Listed already: not twice.
     let listed = text.replace("[\"base\"]", "[\"60-live\", \"base\"]");

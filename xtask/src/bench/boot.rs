@@ -17,6 +17,19 @@ pub struct Target<'a> {
     pub ready: &'a str,
     /// Read kiln-init's `/run/kiln/boot-times` after the shell answered.
     pub boot_times: bool,
+    /// Typed after `ready` (again every `retry` until `answer` comes back): what the
+    /// profile counts as up. [`QUESTION`] for a shell.
+    pub question: &'a str,
+    /// What the guest prints when it is up; never in the echo of `question`.
+    pub answer: &'a str,
+    pub retry: Duration,
+}
+
+impl<'a> Target<'a> {
+    /// Up when a shell answers [`QUESTION`].
+    pub fn shell(name: &'static str, iso: &'a Path, ready: &'a str, boot_times: bool) -> Target<'a> {
+        Target { name, iso, ready, boot_times, question: QUESTION, answer: ANSWER, retry: Duration::from_secs(2) }
+    }
 }
 
 /// The command typed, and what it prints (the echo of the typed line never contains it).
@@ -73,7 +86,7 @@ pub fn boot_to_shell(machine: &Machine, target: &Target, log: &Path, timeout: Du
     run.init_s = first(target.ready);
     if run.error.is_none() {
         // The arrival of the answer's first byte; what `expect` saw is a little later.
-        run.shell_s = first(ANSWER).or(run.shell_s);
+        run.shell_s = first(target.answer).or(run.shell_s);
     } else {
         run.shell_s = None;
     }
@@ -93,8 +106,8 @@ fn converse(s: &mut Session, target: &Target, timeout: Duration, run: &mut Run) 
         run.guest_uptime_s = rest.trim().trim_end_matches('s').trim().parse().ok();
     }
     loop {
-        s.send(QUESTION)?;
-        match s.expect(ANSWER, left().min(Duration::from_secs(2))) {
+        s.send(target.question)?;
+        match s.expect(target.answer, left().min(target.retry)) {
             Ok(_) => break,
             Err(kiln_vm::Error::Timeout { .. }) if !left().is_zero() => continue,
             Err(e) => return Err(e),
@@ -112,13 +125,14 @@ fn converse(s: &mut Session, target: &Target, timeout: Duration, run: &mut Run) 
 
 /// `runs` boots of each target in `cell`, alternating between them so that a slow
 /// moment of a shared machine does not fall on one side only.
-pub fn measure_cell(cell: CellSpec, kiln: &Target, reference: &Target, runs: u32, accel: Accel, logs: &Path) -> Cell {
+/// `memory_mib`: `-m` for both (`None`: QEMU's default, 128 MiB).
+pub fn measure_cell(cell: CellSpec, kiln: &Target, reference: &Target, runs: u32, accel: Accel, logs: &Path, memory_mib: Option<u32>) -> Cell {
     let mut k = Vec::new();
     let mut r = Vec::new();
     for i in 1..=runs {
         for (t, into) in [(kiln, &mut k), (reference, &mut r)] {
             let log = log_path(logs, t.name, cell.name, &i.to_string());
-            let run = boot_to_shell(&machine(cell, t.iso, accel, None), t, &log, Duration::from_secs(300));
+            let run = boot_to_shell(&machine(cell, t.iso, accel, memory_mib), t, &log, Duration::from_secs(300));
             print_run(t.name, cell.name, &run);
             into.push(run);
         }

@@ -343,16 +343,15 @@ pub fn markdown(report: &Report) -> String {
         "Reference: {}  \nKiln: {}\n\n",
         report.reference.recipe, report.kiln.recipe
     ));
-    out.push_str("| what | Kiln | reference | Kiln / reference |\n|---|---:|---:|---:|\n");
-    for r in &report.rows {
-        out.push_str(&format!(
-            "| {} ({}) | {} | {} | {} |\n",
-            r.what,
-            r.unit,
-            num(r.kiln, &r.unit),
-            num(r.reference, &r.unit),
-            times(r.ratio)
-        ));
+    out.push_str(&markdown_table(&report.rows));
+    out
+}
+
+/// The rows as a markdown table: what, Kiln, reference, the ratio.
+pub fn markdown_table(rows: &[Row]) -> String {
+    let mut out = String::from("| what | Kiln | reference | Kiln / reference |\n|---|---:|---:|---:|\n");
+    for r in rows {
+        out.push_str(&format!("| {} ({}) | {} | {} | {} |\n", r.what, r.unit, num(r.kiln, &r.unit), num(r.reference, &r.unit), times(r.ratio)));
     }
     out
 }

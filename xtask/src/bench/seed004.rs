@@ -46,7 +46,6 @@ use std::path::{Path, PathBuf};
 /// Printed by the init just before exec runc (the seed's own line).
 pub const STARTING: &str = "[*] Starting container...";
 
-#[allow(dead_code)]
 pub const RECIPE: &str = "seed 004: the container bzImage and BusyBox, shell-script /init (proc, sysfs, devtmpfs, \
      + cgroup2) exec'ing Debian's runc 1.1.5 (+ its ldd libraries) `run --no-pivot` on a `runc spec` bundle \
      (args /bin/sh, BusyBox rootfs), `cpio --format=newc | xz -9 --check=crc32` (not gzip: kernel has RD_XZ only), \
@@ -144,7 +143,6 @@ fn install(from: &Path, rootfs: &Path, to: &Path) -> Result<()> {
 
 /// Builds the seed 004 reference under `dir` (`dir/rootfs`, `dir/iso`,
 /// `dir/initramfs.cpio.xz`, `dir/reference.iso`) from `kernel`, `busybox` and `runc`.
-#[allow(dead_code)]
 pub fn build(kernel: &Path, busybox: &Path, runc: &Path, dir: &Path) -> Result<Reference> {
     let rootfs = fresh_dir(&dir.join("rootfs"))?;
     busybox_install(busybox, &rootfs)?;
