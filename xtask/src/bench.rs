@@ -25,6 +25,9 @@ use report::{Builds, Pair, RamFloor, Report, Subject};
 use std::path::Path;
 use std::time::Duration;
 
+/// The profiles beside the default image's (`bench --profiles`).
+pub const OTHER_PROFILES: [&str; 4] = ["live", "oci", "oci-live", "container"];
+
 #[derive(clap::Args, Clone)]
 pub struct Args {
     #[command(flatten)]
@@ -48,7 +51,7 @@ pub struct Args {
     #[arg(long)]
     pub runs: Option<u32>,
     /// The short version CI runs: one boot per cell (BIOS and UEFI CD), one no-op
-    /// rebuild, no RAM bisection, no cold builds
+    /// rebuild, no RAM bisection, no cold builds (with --profiles: one boot per cell)
     #[arg(long, conflicts_with = "runtimes")]
     pub quick: bool,
     /// Also build kernel + BusyBox from clean, Kiln's way and with plain `make`s of the

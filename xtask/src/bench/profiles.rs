@@ -275,6 +275,12 @@ mod tests {
     }
 
     #[test]
+    fn the_other_profiles_are_the_profiles_but_minimal() {
+        let others: Vec<&str> = NAMES.iter().copied().filter(|n| *n != "minimal").collect();
+        assert_eq!(others, super::super::OTHER_PROFILES);
+    }
+
+    #[test]
     fn the_containers_question_never_echoes_its_answer() {
         assert!(!CONTAINERS_QUESTION.contains(boot::ANSWER));
         assert!(CONTAINERS_QUESTION.ends_with("echo :$((A)):\n"));
