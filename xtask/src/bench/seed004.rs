@@ -231,16 +231,4 @@ mod tests {
         assert!(GRUB_CFG.contains("    linux /boot/bzImage console=ttyS0\n"));
         assert!(GRUB_CFG.contains("    initrd /boot/initramfs.cpio.xz\n"));
     }
-
-    /// Builds into /tmp/seed004 from SEED004_KERNEL, SEED004_BUSYBOX and SEED004_RUNC
-    /// (default /usr/sbin/runc), for booting by hand.
-    #[test]
-    #[ignore]
-    fn build_into_tmp() {
-        let var = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("set {k}"));
-        let runc = std::env::var("SEED004_RUNC").unwrap_or_else(|_| "/usr/sbin/runc".into());
-        let r = build(Path::new(&var("SEED004_KERNEL")), Path::new(&var("SEED004_BUSYBOX")), Path::new(&runc), Path::new("/tmp/seed004"))
-            .unwrap();
-        eprintln!("{} ({} bytes), packaged in {:.1}s", r.iso.display(), std::fs::metadata(&r.iso).unwrap().len(), r.package_seconds);
-    }
 }
