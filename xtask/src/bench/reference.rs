@@ -151,17 +151,24 @@ pub fn pack(rootfs: &Path, kernel: &Path, grub_cfg: &str, dir: &Path) -> Result<
         .with_context(|| format!("find | cpio | xz for {}", initramfs.display()))?;
     std::fs::copy(&initramfs, tree.join("boot/initramfs.cpio.xz"))?;
     let iso = dir.join("reference.iso");
-    let out = duct::cmd!("grub-mkrescue", "-o", &iso, &tree)
+    run_captured(duct::cmd!("grub-mkrescue", "-o", &iso, &tree), "grub-mkrescue")?;
+    let package_seconds = started.elapsed().as_secs_f64();
+    Ok(Reference { iso, initramfs, package_seconds })
+}
+
+/// Runs `cmd` (a host tool `what`, which `cargo xtask deps` installs) with its output
+/// captured; a failure to start or a non-zero exit is an error with its stderr.
+pub fn run_captured(cmd: duct::Expression, what: &str) -> Result<std::process::Output> {
+    let out = cmd
         .stdout_capture()
         .stderr_capture()
         .unchecked()
         .run()
-        .context("running grub-mkrescue (cargo xtask deps installs it)")?;
+        .with_context(|| format!("running {what} (cargo xtask deps installs it)"))?;
     if !out.status.success() {
-        bail!("grub-mkrescue failed ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+        bail!("{what} failed ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr));
     }
-    let package_seconds = started.elapsed().as_secs_f64();
-    Ok(Reference { iso, initramfs, package_seconds })
+    Ok(out)
 }
 
 #[cfg(test)]

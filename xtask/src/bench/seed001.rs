@@ -10,7 +10,7 @@
 //! image (an ISO is what is compared, in all four cells).
 
 use super::reference::{self, Reference};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use std::path::Path;
 
 /// The second line of the seed's welcome, printed just before `exec /bin/sh`.
@@ -42,15 +42,7 @@ pub fn build(kernel: &Path, layout: &Path, tag: &str, dir: &Path) -> Result<Refe
     }
     reference::mkdir(dir)?;
     let image = format!("{}:{tag}", layout.display());
-    let out = duct::cmd!("umoci", "raw", "unpack", "--image", &image, &rootfs)
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()
-        .context("running umoci (cargo xtask deps installs it)")?;
-    if !out.status.success() {
-        bail!("umoci raw unpack --image {image} failed ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr));
-    }
+    reference::run_captured(duct::cmd!("umoci", "raw", "unpack", "--image", &image, &rootfs), &format!("umoci raw unpack --image {image}"))?;
     for d in ["proc", "sys"] {
         reference::mkdir(&rootfs.join(d))?;
     }
