@@ -357,7 +357,7 @@ mod tests {
     fn direct_boot_uses_the_serial_entry_plus_extra_args() {
         let a = artifacts("minimal");
         match direct(&a, "kiln.rescue") {
-            Boot::Kernel { append, .. } => assert!(append.ends_with("console=ttyS0 kiln.rescue"), "{append}"),
+            Boot::Kernel { append, .. } => assert!(append.ends_with("console=ttyS0 earlyprintk=serial,ttyS0 kiln.rescue"), "{append}"),
             other => panic!("{other:?}"),
         }
     }
