@@ -17,7 +17,7 @@
 
 use super::boot::{self, CellSpec, Target};
 use super::report::{self, Cell, Machine, Row, Subject};
-use super::{reference, seed001, seed004};
+use super::{reference, seed001, seed004, size};
 use crate::artifacts::{self, human};
 use crate::ctx::Ctx;
 use anyhow::{bail, Context, Result};
@@ -161,21 +161,6 @@ fn plan(ctx: &Ctx, name: &str, dir: &Path) -> Result<Plan> {
     }
 }
 
-fn size(p: &Path) -> u64 {
-    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
-}
-
-/// The rows of one profile's table.
-pub fn rows(name: &str, up: &str, kiln: &Subject, reference: &Subject, boots: &[Cell]) -> Vec<Row> {
-    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
-    let mut rows = vec![Row::new(format!("{name}: ISO size"), "MiB", Some(mib(kiln.iso_bytes)), Some(mib(reference.iso_bytes)))];
-    for c in boots {
-        rows.push(Row::new(format!("{name}: to {up}, {} (min)", c.cell), "s", c.kiln.min_s, c.reference.min_s));
-        rows.push(Row::new(format!("{name}: to {up}, {} (median)", c.cell), "s", c.kiln.median_s, c.reference.median_s));
-    }
-    rows
-}
-
 /// Measures `names` (all of [`NAMES`] when empty), `runs` boots per cell and ISO.
 pub fn run(ctx: &Ctx, names: &[String], runs: u32, cells: &[CellSpec]) -> Result<()> {
     let names: Vec<String> = if names.is_empty() { NAMES.iter().map(|s| s.to_string()).collect() } else { names.to_vec() };
@@ -206,7 +191,7 @@ pub fn run(ctx: &Ctx, names: &[String], runs: u32, cells: &[CellSpec]) -> Result
         let boots: Vec<Cell> = cells.iter().map(|&c| boot::measure_cell(c, &kiln_t, &ref_t, runs, accel, &logs, p.memory_mib)).collect();
         let kiln = Subject { iso: p.kiln_iso.display().to_string(), iso_bytes: size(&p.kiln_iso), recipe: p.kiln_recipe };
         let reference = Subject { iso: p.refr.iso.display().to_string(), iso_bytes: size(&p.refr.iso), recipe: p.ref_recipe.into() };
-        let rows = rows(name, up, &kiln, &reference, &boots);
+        let rows = report::boot_rows(&format!("{name}: "), up, &kiln, &reference, &boots);
         print!("{}", report::terminal(&rows));
         profiles.push(Profile { name: name.clone(), up: up.into(), memory_mib: p.memory_mib, kiln, reference, boots, rows });
     }
@@ -266,7 +251,7 @@ mod tests {
     fn rows_name_the_profile_and_what_up_means() {
         let s = |b| Subject { iso: "x".into(), iso_bytes: b, recipe: "r".into() };
         let cell = Cell { cell: "seabios-cd".into(), kiln: series(&[2.0, 4.0, 3.0]), reference: series(&[10.0, 12.0, 11.0]) };
-        let rows = rows("container", "both containers answering", &s(2 << 20), &s(8 << 20), &[cell]);
+        let rows = report::boot_rows("container: ", "both containers answering", &s(2 << 20), &s(8 << 20), &[cell]);
         assert_eq!(rows[0].what, "container: ISO size");
         assert_eq!(rows[0].ratio, Some(0.25));
         assert_eq!(rows[1].what, "container: to both containers answering, seabios-cd (min)");

@@ -272,14 +272,21 @@ impl Row {
     }
 }
 
+/// The ISO sizes and the boots to `up` per cell (min, median), each row's name after
+/// `prefix` (`""`, or a profile's `"live: "`).
+pub fn boot_rows(prefix: &str, up: &str, kiln: &Subject, reference: &Subject, boots: &[Cell]) -> Vec<Row> {
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let mut rows = vec![Row::new(format!("{prefix}ISO size"), "MiB", Some(mib(kiln.iso_bytes)), Some(mib(reference.iso_bytes)))];
+    for c in boots {
+        rows.push(Row::new(format!("{prefix}to {up}, {} (min)", c.cell), "s", c.kiln.min_s, c.reference.min_s));
+        rows.push(Row::new(format!("{prefix}to {up}, {} (median)", c.cell), "s", c.kiln.median_s, c.reference.median_s));
+    }
+    rows
+}
+
 /// The table's rows, in reading order.
 pub fn rows(kiln: &Subject, reference: &Subject, boots: &[Cell], ram: Option<&RamFloor>, builds: &Builds) -> Vec<Row> {
-    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
-    let mut rows = vec![Row::new("ISO size", "MiB", Some(mib(kiln.iso_bytes)), Some(mib(reference.iso_bytes)))];
-    for c in boots {
-        rows.push(Row::new(format!("to shell, {} (min)", c.cell), "s", c.kiln.min_s, c.reference.min_s));
-        rows.push(Row::new(format!("to shell, {} (median)", c.cell), "s", c.kiln.median_s, c.reference.median_s));
-    }
+    let mut rows = boot_rows("", "shell", kiln, reference, boots);
     if let Some(r) = ram {
         let f = |x: Option<u32>| x.map(f64::from);
         rows.push(Row::new(format!("RAM floor, {}", r.cell), "MiB", f(r.kiln.mib), f(r.reference.mib)));
