@@ -66,9 +66,8 @@ pub struct ProfilesReport {
 
 /// One profile's two ISOs and how to tell they are up.
 struct Plan {
-    /// Kiln's kernel and initramfs (the KVM probe boots them).
-    kernel: PathBuf,
-    initrd: PathBuf,
+    /// Kiln's build (its ISO is `kiln_iso`; the KVM probe boots its kernel and initramfs).
+    kiln: artifacts::Artifacts,
     kiln_iso: PathBuf,
     kiln_recipe: String,
     refr: reference::Reference,
@@ -107,8 +106,6 @@ fn plan(ctx: &Ctx, name: &str, dir: &Path) -> Result<Plan> {
         "minimal" | "live" => {
             let (a, kiln_iso) = built(load(ctx, name)?)?;
             Ok(Plan {
-                kernel: a.kernel.clone(),
-                initrd: a.initrd.clone(),
                 kiln_iso,
                 kiln_recipe: format!("`cargo xtask iso --image {name}`"),
                 refr: seed000(&a)?,
@@ -116,6 +113,8 @@ fn plan(ctx: &Ctx, name: &str, dir: &Path) -> Result<Plan> {
                 ref_ready: reference::WELCOME,
                 containers: false,
                 memory_mib: None,
+                // Last: the fields above borrow it.
+                kiln: a,
             })
         }
         "oci" | "oci-live" => {
@@ -130,8 +129,6 @@ fn plan(ctx: &Ctx, name: &str, dir: &Path) -> Result<Plan> {
             }
             let (a, kiln_iso) = built(spec)?;
             Ok(Plan {
-                kernel: a.kernel.clone(),
-                initrd: a.initrd.clone(),
                 kiln_iso,
                 kiln_recipe: format!("`cargo xtask iso --from-oci {}{}` (Kiln's BusyBox as a one-layer image)", layout.display(), if live { " --live" } else { "" }),
                 refr: seed001::build(&a.kernel, &layout, OCI_TAG, &refdir)?,
@@ -139,14 +136,13 @@ fn plan(ctx: &Ctx, name: &str, dir: &Path) -> Result<Plan> {
                 ref_ready: seed001::WELCOME,
                 containers: false,
                 memory_mib: None,
+                kiln: a,
             })
         }
         "container" => {
             let (a, kiln_iso) = built(load(ctx, name)?)?;
             let runc = which::which("runc").context("runc not found (seed 004's runtime; cargo xtask deps installs it)")?;
             Ok(Plan {
-                kernel: a.kernel.clone(),
-                initrd: a.initrd.clone(),
                 kiln_iso,
                 kiln_recipe: "`cargo xtask iso --image container`".into(),
                 refr: seed004::build(&a.kernel, &a.busybox_binary, &runc, &refdir)?,
@@ -155,6 +151,7 @@ fn plan(ctx: &Ctx, name: &str, dir: &Path) -> Result<Plan> {
                 containers: true,
                 // What the container cells of test-boot give it; the seed says 512 MB.
                 memory_mib: Some(256),
+                kiln: a,
             })
         }
         other => bail!("unknown profile {other} (one of {})", NAMES.join(", ")),
@@ -179,7 +176,7 @@ pub fn run(ctx: &Ctx, names: &[String], runs: u32, cells: &[CellSpec]) -> Result
         }
         let p = plan(ctx, name, &dir).with_context(|| format!("building profile {name}"))?;
         eprintln!("  Kiln {} ({}), reference {} ({})", p.kiln_iso.display(), human(size(&p.kiln_iso)), p.refr.iso.display(), human(size(&p.refr.iso)));
-        let accel = *accel_seen.get_or_insert_with(|| ctx.accel(&p.kernel, &p.initrd));
+        let accel = *accel_seen.get_or_insert_with(|| ctx.accel(&p.kiln.kernel, &p.kiln.initrd));
         let up = if p.containers { "both containers answering" } else { "shell" };
         let mut kiln_t = Target::shell("kiln", &p.kiln_iso, crate::test_boot::MARKER, !name.starts_with("oci"));
         if p.containers {
